@@ -465,9 +465,15 @@ func (s *subscription) Unsubscribe() error {
 // start-up chatter, so they go to debug.
 type serverLog struct{ log *slog.Logger }
 
-func (l serverLog) Noticef(format string, v ...any) { l.log.Debug("nats: " + fmt.Sprintf(format, v...)) }
-func (l serverLog) Warnf(format string, v ...any)   { l.log.Warn("nats: " + fmt.Sprintf(format, v...)) }
-func (l serverLog) Fatalf(format string, v ...any)  { l.log.Error("nats: " + fmt.Sprintf(format, v...)) }
-func (l serverLog) Errorf(format string, v ...any)  { l.log.Error("nats: " + fmt.Sprintf(format, v...)) }
-func (l serverLog) Debugf(format string, v ...any)  { l.log.Debug("nats: " + fmt.Sprintf(format, v...)) }
-func (l serverLog) Tracef(format string, v ...any)  { l.log.Debug("nats: " + fmt.Sprintf(format, v...)) }
+func (l serverLog) at(level slog.Level, format string, v []any) {
+	if l.log.Enabled(context.Background(), level) {
+		l.log.Log(context.Background(), level, "nats: "+fmt.Sprintf(format, v...))
+	}
+}
+
+func (l serverLog) Noticef(format string, v ...any) { l.at(slog.LevelDebug, format, v) }
+func (l serverLog) Warnf(format string, v ...any)   { l.at(slog.LevelWarn, format, v) }
+func (l serverLog) Fatalf(format string, v ...any)  { l.at(slog.LevelError, format, v) }
+func (l serverLog) Errorf(format string, v ...any)  { l.at(slog.LevelError, format, v) }
+func (l serverLog) Debugf(format string, v ...any)  { l.at(slog.LevelDebug, format, v) }
+func (l serverLog) Tracef(format string, v ...any)  { l.at(slog.LevelDebug, format, v) }
