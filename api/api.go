@@ -1,0 +1,146 @@
+// Package api holds the JSON wire types of Wache's HTTP API and WebSocket,
+// shared by the server and the client core. Binary fields are base64
+// (standard encoding) as encoding/json does for []byte.
+package api
+
+import "time"
+
+// Version is the API path prefix.
+const Version = "/api/v1"
+
+// Error is the body of every error response.
+type Error struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+type CodeRequest struct {
+	Email string `json:"email"`
+}
+
+type VerifyRequest struct {
+	Email      string `json:"email"`
+	Code       string `json:"code"`
+	DeviceName string `json:"device_name"`
+	SigningKey []byte `json:"signing_key"` // Ed25519 public key
+	Signature  []byte `json:"signature"`   // over accounts.RegistrationMessage
+}
+
+type VerifyResponse struct {
+	Token  string `json:"token"`
+	User   User   `json:"user"`
+	Device Device `json:"device"`
+}
+
+type User struct {
+	ID          string   `json:"id"`
+	Email       string   `json:"email"`
+	DisplayName string   `json:"display_name"`
+	UnitID      string   `json:"unit_id,omitempty"`
+	Roles       []string `json:"roles,omitempty"`
+}
+
+type Device struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	SigningKey []byte     `json:"signing_key"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastSeenAt time.Time  `json:"last_seen_at"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	Current    bool       `json:"current,omitempty"`
+}
+
+type Me struct {
+	User   User   `json:"user"`
+	Device Device `json:"device"`
+}
+
+type CreateConversationRequest struct {
+	Kind    string   `json:"kind"` // direct, group, channel
+	Name    string   `json:"name,omitempty"`
+	Members []string `json:"members"` // emails, without the creator
+}
+
+type Conversation struct {
+	ID          string    `json:"id"`
+	Kind        string    `json:"kind"`
+	Name        string    `json:"name,omitempty"`
+	CreatedBy   string    `json:"created_by"`
+	CreatedAt   time.Time `json:"created_at"`
+	LastSeq     int64     `json:"last_seq"`
+	Role        string    `json:"role,omitempty"`         // the caller's role
+	MemberCount int       `json:"member_count,omitempty"` // in lists
+	AckedSeq    int64     `json:"acked_seq"`              // the calling device's cursor
+	Unread      int64     `json:"unread"`
+	Existing    bool      `json:"existing,omitempty"` // create found a direct chat
+	Members     []Member  `json:"members,omitempty"`
+}
+
+type Member struct {
+	UserID      string    `json:"user_id"`
+	Email       string    `json:"email"`
+	DisplayName string    `json:"display_name"`
+	Role        string    `json:"role"`
+	JoinedAt    time.Time `json:"joined_at"`
+}
+
+type AddMemberRequest struct {
+	Email string `json:"email"`
+	Role  string `json:"role,omitempty"` // admin, poster, member (default)
+}
+
+type PostEnvelopeRequest struct {
+	ClientID string `json:"client_id"`
+	Payload  []byte `json:"payload"`
+}
+
+type PostEnvelopeResponse struct {
+	Seq       int64     `json:"seq"`
+	CreatedAt time.Time `json:"created_at"`
+	Duplicate bool      `json:"duplicate,omitempty"`
+}
+
+type Envelope struct {
+	ConvID       string    `json:"conv_id"`
+	Seq          int64     `json:"seq"`
+	SenderID     string    `json:"sender_id"`
+	SenderDevice string    `json:"sender_device"`
+	ClientID     string    `json:"client_id"`
+	CreatedAt    time.Time `json:"created_at"`
+	Payload      []byte    `json:"payload"`
+}
+
+type Envelopes struct {
+	Envelopes []Envelope `json:"envelopes"`
+}
+
+type AckRequest struct {
+	Seq int64 `json:"seq"`
+}
+
+// WebSocket frames. Server to client: envelope, synced (backlog done),
+// revoked (erase local state; the connection closes with CloseRevoked),
+// error. Client to server: ack.
+type Frame struct {
+	Type     string    `json:"type"`
+	Envelope *Envelope `json:"envelope,omitempty"`
+	ConvID   string    `json:"conv_id,omitempty"`
+	Seq      int64     `json:"seq,omitempty"`
+	Error    string    `json:"error,omitempty"`
+}
+
+const (
+	FrameEnvelope = "envelope"
+	FrameSynced   = "synced"
+	FrameRevoked  = "revoked"
+	FrameAck      = "ack"
+	FrameError    = "error"
+
+	// CloseRevoked is the WebSocket close code for a revoked device.
+	CloseRevoked = 4001
+	// Subprotocol must be offered by WebSocket clients; browsers pass the
+	// token as a second subprotocol "wache.bearer.<token>".
+	Subprotocol = "wache.v1"
+)

@@ -1,0 +1,122 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+	"github.com/wache/wache"
+	"github.com/wache/wache/api"
+)
+
+// ErrRevoked means the server revoked this device: the caller must erase
+// the local state (remote wipe).
+var ErrRevoked = errors.New("this device was revoked")
+
+// ListenHandler receives live events. Envelope is called once per item
+// (the inbox drops repeats); an error leaves the item unacknowledged, so it
+// is delivered again after the next reconnect.
+type ListenHandler struct {
+	Envelope   func(ctx context.Context, env api.Envelope) error
+	Synced     func() // the backlog has been delivered
+	Connected  func()
+	Disconnect func(err error) // the link dropped; Listen reconnects
+}
+
+// Listen keeps a live connection open, reconnecting with backoff after
+// network failures, until ctx ends, authentication fails or the device is
+// revoked (ErrRevoked).
+func (c *Client) Listen(ctx context.Context, in *Inbox, h ListenHandler) error {
+	b := Backoff{Min: 250 * time.Millisecond, Max: 15 * time.Second}
+	for {
+		err := c.listenOnce(ctx, in, h, &b)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, ErrRevoked) {
+			return err
+		}
+		switch wache.ErrorCode(err) {
+		case wache.EUNAUTHORIZED, wache.EFORBIDDEN, wache.EREVOKED:
+			return err // retrying cannot help
+		}
+		if h.Disconnect != nil {
+			h.Disconnect(err)
+		}
+		if werr := b.Wait(ctx); werr != nil {
+			return werr
+		}
+	}
+}
+
+func (c *Client) wsURL() string {
+	return strings.Replace(c.server, "http", "ws", 1) + api.Version + "/ws"
+}
+
+func (c *Client) listenOnce(ctx context.Context, in *Inbox, h ListenHandler, b *Backoff) error {
+	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	hdr := http.Header{}
+	hdr.Set("Authorization", "Bearer "+c.token)
+	conn, resp, err := websocket.Dial(dctx, c.wsURL(), &websocket.DialOptions{
+		HTTPHeader: hdr, Subprotocols: []string{api.Subprotocol},
+	})
+	if err != nil {
+		if resp != nil && resp.StatusCode >= 400 {
+			var e api.Error
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
+				if e.Error.Code == wache.EREVOKED {
+					return ErrRevoked
+				}
+				return &wache.Error{Code: e.Error.Code, Message: e.Error.Message}
+			}
+		}
+		return &wache.Error{Code: wache.EUNAVAILABLE, Message: "cannot connect to " + c.server, Err: err}
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(1 << 20)
+	if h.Connected != nil {
+		h.Connected()
+	}
+	for {
+		var f api.Frame
+		if err := wsjson.Read(ctx, conn, &f); err != nil {
+			if websocket.CloseStatus(err) == api.CloseRevoked {
+				return ErrRevoked
+			}
+			return &wache.Error{Code: wache.EUNAVAILABLE, Message: "connection lost", Err: err}
+		}
+		switch f.Type {
+		case api.FrameEnvelope:
+			if f.Envelope == nil {
+				continue
+			}
+			env := *f.Envelope
+			if _, err := in.Process(ctx, env, func(e api.Envelope) error { return h.Envelope(ctx, e) }); err != nil {
+				return fmt.Errorf("process envelope %s/%d: %w", env.ConvID, env.Seq, err)
+			}
+			b.Reset()
+			wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+			err := wsjson.Write(wctx, conn, api.Frame{Type: api.FrameAck, ConvID: env.ConvID, Seq: env.Seq})
+			wcancel()
+			if err != nil {
+				return &wache.Error{Code: wache.EUNAVAILABLE, Message: "connection lost", Err: err}
+			}
+		case api.FrameSynced:
+			b.Reset()
+			if h.Synced != nil {
+				h.Synced()
+			}
+		case api.FrameRevoked:
+			return ErrRevoked
+		}
+	}
+}

@@ -1,0 +1,562 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wache/wache"
+	"github.com/wache/wache/api"
+	"github.com/wache/wache/client"
+)
+
+// common holds the flags every client command shares.
+type common struct {
+	server, home string
+	json         bool
+	env          *Env
+}
+
+func newFlags(name, usageLine string, env *Env) (*flag.FlagSet, *common) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	c := &common{env: env}
+	home := env.Getenv("WACHE_HOME")
+	if home == "" {
+		if h, err := os.UserHomeDir(); err == nil {
+			home = filepath.Join(h, ".wache")
+		}
+	}
+	fs.StringVar(&c.server, "server", env.Getenv("WACHE_SERVER"), "server URL (WACHE_SERVER; default: the one you logged in to)")
+	fs.StringVar(&c.home, "home", home, "profile directory of this device (WACHE_HOME)")
+	fs.BoolVar(&c.json, "json", false, "print data as JSON")
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "Usage: wache %s\n\nFlags:\n", usageLine)
+		fs.PrintDefaults()
+	}
+	return fs, c
+}
+
+func (c *common) state() client.FileState { return client.FileState{Dir: c.home} }
+
+// session loads the profile and returns a logged-in client.
+func (c *common) session(ctx context.Context) (*client.Client, *client.Profile, error) {
+	p, err := client.LoadProfile(ctx, c.state())
+	if err != nil {
+		return nil, nil, err
+	}
+	if p == nil {
+		return nil, nil, wache.Errorf(wache.EUNAUTHORIZED, "not logged in (profile %s); run 'wache login EMAIL' first", c.home)
+	}
+	server := p.Server
+	if c.server != "" {
+		server = c.server
+	}
+	cl, err := client.New(server, p.Token)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cl, p, nil
+}
+
+// wiped handles a revoked device: the local data goes, as the server asked.
+func (c *common) wiped(ctx context.Context, err error) error {
+	if errors.Is(err, client.ErrRevoked) || wache.ErrorCode(err) == wache.EREVOKED {
+		if werr := c.state().Erase(ctx); werr != nil {
+			return fmt.Errorf("device revoked, but erasing local data failed: %w", werr)
+		}
+		return wache.Errorf(wache.EREVOKED, "this device was revoked; its local data has been erased. Log in again to continue")
+	}
+	return err
+}
+
+func (c *common) printJSON(v any) error {
+	enc := json.NewEncoder(c.env.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func cmdLogin(ctx context.Context, args []string, env *Env) error {
+	fs, c := newFlags("login", "login [--code CODE] [--device-name NAME] EMAIL", env)
+	code := fs.String("code", env.Getenv("WACHE_CODE"), "the code from the login mail (WACHE_CODE); without it a code is requested")
+	host, _ := os.Hostname()
+	name := fs.String("device-name", envOr(env, "WACHE_DEVICE_NAME", "CLI "+host), "name of this device in your device list")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return &exitError{2, fmt.Errorf("expected one EMAIL argument")}
+	}
+	email := fs.Arg(0)
+	if c.server == "" {
+		if p, _ := client.LoadProfile(ctx, c.state()); p != nil {
+			c.server = p.Server
+		}
+	}
+	if c.server == "" {
+		return &exitError{2, fmt.Errorf("which server? pass --server URL or set WACHE_SERVER")}
+	}
+	cl, err := client.New(c.server, "")
+	if err != nil {
+		return err
+	}
+	if *code == "" {
+		if err := cl.RequestCode(ctx, email); err != nil {
+			return err
+		}
+		if !env.Interactive {
+			fmt.Fprintf(env.Stdout, "A login code was sent to %s.\nFinish with: wache login --server %s --code CODE %s\n", email, cl.Server(), email)
+			return nil
+		}
+		fmt.Fprintf(env.Stderr, "A login code was sent to %s.\nCode: ", email)
+		line, err := bufio.NewReader(env.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return &exitError{2, fmt.Errorf("no code entered")}
+		}
+		*code = strings.TrimSpace(line)
+	} else if *code == "-" {
+		line, _ := bufio.NewReader(io.LimitReader(env.Stdin, 64)).ReadString('\n')
+		*code = strings.TrimSpace(line)
+	}
+	p, err := cl.Verify(ctx, email, *code, *name)
+	if err != nil {
+		return err
+	}
+	// A new login starts a new device: forget the old one's state.
+	if err := c.state().Erase(ctx); err != nil {
+		return err
+	}
+	if err := client.SaveProfile(ctx, c.state(), p); err != nil {
+		return fmt.Errorf("save profile: %w", err)
+	}
+	if c.json {
+		return c.printJSON(map[string]string{"email": p.Email, "user_id": p.UserID, "device_id": p.DeviceID, "server": p.Server})
+	}
+	fmt.Fprintf(env.Stdout, "Angemeldet / logged in as %s (device %s, %s)\n", p.Email, p.DeviceName, p.DeviceID)
+	return nil
+}
+
+func cmdLogout(ctx context.Context, args []string, env *Env) error {
+	fs, c := newFlags("logout", "logout", env)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cl, p, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	if err := cl.RevokeDevice(ctx, p.DeviceID); err != nil && wache.ErrorCode(err) != wache.EREVOKED && wache.ErrorCode(err) != wache.EUNAUTHORIZED {
+		return fmt.Errorf("revoke this device on the server: %w", err)
+	}
+	if err := c.state().Erase(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout, "Abgemeldet / logged out; local data erased.")
+	return nil
+}
+
+func cmdWhoami(ctx context.Context, args []string, env *Env) error {
+	fs, c := newFlags("whoami", "whoami [--json]", env)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cl, _, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	me, err := cl.Me(ctx)
+	if err != nil {
+		return c.wiped(ctx, err)
+	}
+	if c.json {
+		return c.printJSON(me)
+	}
+	fmt.Fprintf(env.Stdout, "%s <%s>  roles: %s\ndevice: %s (%s)\nserver: %s\n", me.User.DisplayName, me.User.Email,
+		strings.Join(me.User.Roles, ","), me.Device.Name, me.Device.ID, cl.Server())
+	return nil
+}
+
+func cmdDevices(ctx context.Context, args []string, env *Env) error {
+	fs, c := newFlags("devices", "devices [--json] | devices revoke DEVICE_ID", env)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cl, _, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		if fs.Arg(0) != "revoke" || fs.NArg() != 2 {
+			return &exitError{2, fmt.Errorf("usage: wache devices revoke DEVICE_ID")}
+		}
+		if err := cl.RevokeDevice(ctx, fs.Arg(1)); err != nil {
+			return c.wiped(ctx, err)
+		}
+		fmt.Fprintf(env.Stdout, "Device %s revoked.\n", fs.Arg(1))
+		return nil
+	}
+	ds, err := cl.Devices(ctx)
+	if err != nil {
+		return c.wiped(ctx, err)
+	}
+	if c.json {
+		return c.printJSON(ds)
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tCREATED\tSTATUS")
+	for _, d := range ds {
+		status := "active"
+		if d.RevokedAt != nil {
+			status = "revoked " + d.RevokedAt.Local().Format("2006-01-02 15:04")
+		}
+		if d.Current {
+			status += " (this device)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.ID, d.Name, d.CreatedAt.Local().Format("2006-01-02 15:04"), status)
+	}
+	return tw.Flush()
+}
+
+// resolveChat accepts a conversation id or a unique name.
+func resolveChat(ctx context.Context, cl *client.Client, ref string) (*api.Conversation, error) {
+	list, err := cl.Conversations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var hits []api.Conversation
+	for _, cv := range list {
+		if cv.ID == ref {
+			return &cv, nil
+		}
+		if strings.EqualFold(cv.Name, ref) {
+			hits = append(hits, cv)
+		}
+	}
+	switch len(hits) {
+	case 0:
+		return nil, wache.Errorf(wache.ENOTFOUND, "no conversation %q; see 'wache chats'", ref)
+	case 1:
+		return &hits[0], nil
+	}
+	return nil, wache.Errorf(wache.EINVALID, "%d conversations are named %q; use the id", len(hits), ref)
+}
+
+func cmdChats(ctx context.Context, args []string, env *Env) error {
+	fs, c := newFlags("chats", "chats [--json]", env)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cl, _, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := cl.Conversations(ctx)
+	if err != nil {
+		return c.wiped(ctx, err)
+	}
+	if c.json {
+		return c.printJSON(list)
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKIND\tNAME\tMEMBERS\tUNREAD")
+	for _, cv := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\n", cv.ID, cv.Kind, cv.Name, cv.MemberCount, cv.Unread)
+	}
+	return tw.Flush()
+}
+
+func cmdChat(ctx context.Context, args []string, env *Env) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(env.Stderr, `Usage:
+  wache chat new --name NAME --members a@x,b@x [--kind group|channel|direct]
+  wache chat show CHAT [--json]
+  wache chat add CHAT EMAIL [--role member|poster|admin]
+  wache chat remove CHAT EMAIL
+CHAT is a conversation id or its unique name.`)
+		if len(args) == 0 {
+			return &exitError{2, nil}
+		}
+		return nil
+	}
+	sub, args := args[0], args[1:]
+	fs, c := newFlags("chat "+sub, "chat "+sub+" …", env)
+	var name, members, kind, role *string
+	switch sub {
+	case "new":
+		name = fs.String("name", "", "name of the group or channel")
+		members = fs.String("members", "", "comma-separated service emails of the other members")
+		kind = fs.String("kind", "group", "group, channel or direct")
+	case "add":
+		role = fs.String("role", "member", "member, poster (may write in channels) or admin")
+	case "show", "remove":
+	default:
+		return &exitError{2, fmt.Errorf("unknown subcommand %q: new, show, add or remove", sub)}
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cl, _, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "new":
+		var ms []string
+		for _, m := range strings.Split(*members, ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				ms = append(ms, m)
+			}
+		}
+		cv, err := cl.CreateConversation(ctx, api.CreateConversationRequest{Kind: *kind, Name: *name, Members: ms})
+		if err != nil {
+			return c.wiped(ctx, err)
+		}
+		if c.json {
+			return c.printJSON(cv)
+		}
+		if cv.Existing {
+			fmt.Fprintf(env.Stdout, "Existing direct chat: %s\n", cv.ID)
+		} else {
+			fmt.Fprintf(env.Stdout, "Created %s %q: %s\n", cv.Kind, cv.Name, cv.ID)
+		}
+		return nil
+	case "show":
+		if fs.NArg() != 1 {
+			return &exitError{2, fmt.Errorf("usage: wache chat show CHAT")}
+		}
+		ref, err := resolveChat(ctx, cl, fs.Arg(0))
+		if err != nil {
+			return c.wiped(ctx, err)
+		}
+		cv, err := cl.Conversation(ctx, ref.ID)
+		if err != nil {
+			return err
+		}
+		if c.json {
+			return c.printJSON(cv)
+		}
+		fmt.Fprintf(env.Stdout, "%s %q (%s), %d members, last message #%d\n", cv.Kind, cv.Name, cv.ID, cv.MemberCount, cv.LastSeq)
+		for _, m := range cv.Members {
+			fmt.Fprintf(env.Stdout, "  %-7s %s <%s>\n", m.Role, m.DisplayName, m.Email)
+		}
+		return nil
+	case "add", "remove":
+		if fs.NArg() != 2 {
+			return &exitError{2, fmt.Errorf("usage: wache chat %s CHAT EMAIL", sub)}
+		}
+		ref, err := resolveChat(ctx, cl, fs.Arg(0))
+		if err != nil {
+			return c.wiped(ctx, err)
+		}
+		if sub == "add" {
+			if err := cl.AddMember(ctx, ref.ID, fs.Arg(1), *role); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "%s added to %s.\n", fs.Arg(1), ref.Name)
+			return nil
+		}
+		cv, err := cl.Conversation(ctx, ref.ID)
+		if err != nil {
+			return err
+		}
+		for _, m := range cv.Members {
+			if strings.EqualFold(m.Email, fs.Arg(1)) {
+				if err := cl.RemoveMember(ctx, ref.ID, m.UserID); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "%s removed from %s.\n", m.Email, ref.Name)
+				return nil
+			}
+		}
+		return wache.Errorf(wache.ENOTFOUND, "%s is not a member of %s", fs.Arg(1), ref.Name)
+	}
+	return nil
+}
+
+func cmdSend(ctx context.Context, args []string, env *Env) error {
+	fs, c := newFlags("send", "send CHAT TEXT   (TEXT '-' reads standard input)", env)
+	timeout := fs.Duration("timeout", 2*time.Minute, "give up retrying after this long")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		fs.Usage()
+		return &exitError{2, fmt.Errorf("expected CHAT and TEXT")}
+	}
+	text := fs.Arg(1)
+	if text == "-" {
+		b, err := io.ReadAll(io.LimitReader(env.Stdin, client.MaxText+1))
+		if err != nil {
+			return err
+		}
+		text = strings.TrimRight(string(b), "\n")
+	}
+	payload, err := client.EncodeDevText(text)
+	if err != nil {
+		return &exitError{2, err}
+	}
+	cl, _, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	cv, err := resolveChat(ctx, cl, fs.Arg(0))
+	if err != nil {
+		return c.wiped(ctx, err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	res, err := cl.Post(sctx, cv.ID, client.NewClientID(), payload)
+	if err != nil {
+		return c.wiped(ctx, err)
+	}
+	if c.json {
+		return c.printJSON(res)
+	}
+	fmt.Fprintf(env.Stdout, "Gesendet / sent (#%d)\n", res.Seq)
+	return nil
+}
+
+// message is how the CLI shows one received item.
+type message struct {
+	ConvID   string    `json:"conv_id"`
+	Seq      int64     `json:"seq"`
+	Sender   string    `json:"sender"`
+	SenderID string    `json:"sender_id"`
+	Time     time.Time `json:"time"`
+	Type     string    `json:"type"`
+	Text     string    `json:"text,omitempty"`
+	Mode     string    `json:"mode"`
+}
+
+// names caches display names of conversation members.
+type names struct {
+	cl *client.Client
+	m  map[string]string
+}
+
+func (n *names) of(ctx context.Context, convID, userID string) string {
+	if name, ok := n.m[userID]; ok {
+		return name
+	}
+	if cv, err := n.cl.Conversation(ctx, convID); err == nil {
+		for _, m := range cv.Members {
+			n.m[m.UserID] = m.DisplayName
+		}
+	}
+	if name, ok := n.m[userID]; ok {
+		return name
+	}
+	return userID
+}
+
+func (c *common) show(ctx context.Context, nm *names, env api.Envelope) error {
+	dm := client.DecodeDev(env.Payload)
+	msg := message{ConvID: env.ConvID, Seq: env.Seq, SenderID: env.SenderID, Sender: nm.of(ctx, env.ConvID, env.SenderID),
+		Time: env.CreatedAt, Type: dm.Type, Text: dm.Text, Mode: client.DevMode}
+	if c.json {
+		b, err := json.Marshal(msg)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(c.env.Stdout, "%s\n", b)
+		return err
+	}
+	text := msg.Text
+	if msg.Type != "text" {
+		text = "[nicht unterstützte Nachricht / unsupported message]"
+	}
+	_, err := fmt.Fprintf(c.env.Stdout, "[%s] #%d %s: %s\n", msg.Time.Local().Format("2006-01-02 15:04:05"), msg.Seq, msg.Sender, text)
+	return err
+}
+
+func cmdRead(ctx context.Context, args []string, env *Env) error {
+	fs, c := newFlags("read", "read CHAT [--json]", env)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return &exitError{2, fmt.Errorf("expected CHAT")}
+	}
+	cl, _, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	cv, err := resolveChat(ctx, cl, fs.Arg(0))
+	if err != nil {
+		return c.wiped(ctx, err)
+	}
+	in, err := client.OpenInbox(ctx, c.state())
+	if err != nil {
+		return err
+	}
+	nm := &names{cl: cl, m: map[string]string{}}
+	after := max(in.Seen(cv.ID), cv.AckedSeq)
+	count := 0
+	for {
+		envs, err := cl.Envelopes(ctx, cv.ID, after, 200)
+		if err != nil {
+			return c.wiped(ctx, err)
+		}
+		for _, e := range envs {
+			if _, err := in.Process(ctx, e, func(e api.Envelope) error { return c.show(ctx, nm, e) }); err != nil {
+				return err
+			}
+			after = e.Seq
+			count++
+		}
+		if len(envs) > 0 {
+			if err := cl.Ack(ctx, cv.ID, after); err != nil {
+				return err
+			}
+		}
+		if len(envs) < 200 {
+			break
+		}
+	}
+	if count == 0 && !c.json {
+		fmt.Fprintln(env.Stderr, "Keine neuen Nachrichten / no new messages.")
+	}
+	return nil
+}
+
+func cmdListen(ctx context.Context, args []string, env *Env) error {
+	fs, c := newFlags("listen", "listen [--json]   (Ctrl-C ends)", env)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cl, _, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	in, err := client.OpenInbox(ctx, c.state())
+	if err != nil {
+		return err
+	}
+	nm := &names{cl: cl, m: map[string]string{}}
+	err = cl.Listen(ctx, in, client.ListenHandler{
+		Envelope: func(ctx context.Context, e api.Envelope) error { return c.show(ctx, nm, e) },
+		Disconnect: func(err error) {
+			fmt.Fprintf(env.Stderr, "Verbindung unterbrochen / connection lost (%s); reconnecting…\n", describe(err))
+		},
+	})
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return c.wiped(ctx, err)
+}
+
+func cmdVersion(_ context.Context, _ []string, env *Env) error {
+	fmt.Fprintf(env.Stdout, "wache %s\n", Version)
+	return nil
+}

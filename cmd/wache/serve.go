@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/wache/wache/internal/accounts"
+	"github.com/wache/wache/internal/broker"
+	"github.com/wache/wache/internal/broker/inproc"
+	"github.com/wache/wache/internal/broker/natsbroker"
+	"github.com/wache/wache/internal/convs"
+	"github.com/wache/wache/internal/relay"
+	"github.com/wache/wache/internal/server"
+	"github.com/wache/wache/internal/store/postgres"
+	"github.com/wache/wache/internal/store/sqldb"
+	"github.com/wache/wache/internal/store/sqlite"
+)
+
+// serveConfig is everything `wache serve` can be told.
+type serveConfig struct {
+	data, addr, db, domains, smtp, tlsCert, tlsKey, brokerSpec, orgName, logLevel, logFormat string
+	demo                                                                                     bool
+	retention                                                                                time.Duration
+	authRate                                                                                 float64
+}
+
+func envOr(env *Env, key, def string) string {
+	if v := env.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func cmdServe(ctx context.Context, args []string, env *Env) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	var c serveConfig
+	fs.StringVar(&c.data, "data", envOr(env, "WACHE_DATA", "data"), "data directory: SQLite database, mail spool, blobs (WACHE_DATA)")
+	fs.StringVar(&c.addr, "addr", envOr(env, "WACHE_ADDR", "127.0.0.1:8080"), "listen address host:port (WACHE_ADDR)")
+	fs.StringVar(&c.db, "db", envOr(env, "WACHE_DB", ""), "PostgreSQL URL postgres://…; default: SQLite in the data directory (WACHE_DB)")
+	fs.StringVar(&c.domains, "allowed-domains", envOr(env, "WACHE_ALLOWED_DOMAINS", ""), "comma-separated service email domains that may register (WACHE_ALLOWED_DOMAINS)")
+	fs.BoolVar(&c.demo, "demo", envOr(env, "WACHE_DEMO", "") == "1", "seed a demo authority on "+accounts.DemoDomain+"; login codes go to DATA/mail and the log (WACHE_DEMO=1)")
+	fs.StringVar(&c.smtp, "smtp", envOr(env, "WACHE_SMTP", ""), "SMTP relay for login codes, smtp://user:pass@host:587?from=addr (WACHE_SMTP)")
+	fs.StringVar(&c.tlsCert, "tls-cert", envOr(env, "WACHE_TLS_CERT", ""), "TLS certificate file (PEM); serve HTTPS (WACHE_TLS_CERT)")
+	fs.StringVar(&c.tlsKey, "tls-key", envOr(env, "WACHE_TLS_KEY", ""), "TLS private key file (PEM) (WACHE_TLS_KEY)")
+	fs.StringVar(&c.brokerSpec, "broker", envOr(env, "WACHE_BROKER", "inproc"), "fan-out broker: inproc, nats-embedded, or nats://host:4222[,nats://…] for a cluster (WACHE_BROKER)")
+	fs.StringVar(&c.orgName, "org-name", envOr(env, "WACHE_ORG_NAME", "Polizei"), "name of the authority, used on first start")
+	fs.DurationVar(&c.retention, "retention", 30*24*time.Hour, "delete relayed items older than this (0 keeps them)")
+	fs.Float64Var(&c.authRate, "auth-rate", 0.5, "login requests per second allowed per client address (burst 20)")
+	fs.StringVar(&c.logLevel, "log-level", envOr(env, "WACHE_LOG_LEVEL", "info"), "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", envOr(env, "WACHE_LOG_FORMAT", "text"), "text or json")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &exitError{2, fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return serve(ctx, c, env, nil)
+}
+
+func newLogger(c serveConfig, env *Env) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, &exitError{2, fmt.Errorf("--log-level: %w", err)}
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch c.logFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(env.Stderr, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(env.Stderr, opts)), nil
+	}
+	return nil, &exitError{2, fmt.Errorf("--log-format must be text or json")}
+}
+
+func openBroker(ctx context.Context, spec string, log *slog.Logger) (broker.Broker, error) {
+	switch {
+	case spec == "inproc":
+		return inproc.New(), nil
+	case spec == "nats-embedded":
+		return natsbroker.Embedded(ctx, natsbroker.Options{Logger: log})
+	case strings.HasPrefix(spec, "nats://") || strings.HasPrefix(spec, "tls://"):
+		return natsbroker.Connect(ctx, spec, natsbroker.Options{Logger: log})
+	}
+	return nil, &exitError{2, fmt.Errorf("--broker must be inproc, nats-embedded or a nats:// URL")}
+}
+
+// serve runs the server until ctx ends. ready, if non-nil, receives the
+// bound address (tests listen on port 0).
+func serve(ctx context.Context, c serveConfig, env *Env, ready chan<- string) error {
+	log, err := newLogger(c, env)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(log)
+	var domains []string
+	for _, d := range strings.Split(c.domains, ",") {
+		if d = strings.ToLower(strings.TrimSpace(d)); d != "" {
+			domains = append(domains, d)
+		}
+	}
+	if c.demo && len(domains) == 0 {
+		domains = []string{accounts.DemoDomain}
+	}
+	if len(domains) == 0 {
+		return &exitError{2, fmt.Errorf("--allowed-domains is required (the service email domains that may register), or use --demo")}
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		return &exitError{2, fmt.Errorf("--tls-cert and --tls-key go together")}
+	}
+	if err := os.MkdirAll(c.data, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var db *sqldb.DB
+	if strings.HasPrefix(c.db, "postgres://") || strings.HasPrefix(c.db, "postgresql://") {
+		db, err = postgres.Open(octx, c.db)
+	} else if c.db == "" {
+		db, err = sqlite.Open(octx, filepath.Join(c.data, "wache.db"))
+	} else {
+		return &exitError{2, fmt.Errorf("--db must be a postgres:// URL (leave it empty for SQLite)")}
+	}
+	if err != nil {
+		return err
+	}
+	st, err := sqldb.NewStore(octx, db)
+	if err != nil {
+		db.Close()
+		return fmt.Errorf("migrate database: %w", err)
+	}
+	defer st.Close()
+
+	br, err := openBroker(octx, c.brokerSpec, log)
+	if err != nil {
+		return err
+	}
+	defer br.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	rl, err := relay.New(st, br, log, reg, relay.Options{Retention: c.retention})
+	if err != nil {
+		return err
+	}
+
+	var mailer accounts.Mailer
+	switch {
+	case c.smtp != "":
+		if mailer, err = accounts.NewSMTPMailer(c.smtp); err != nil {
+			return &exitError{2, err}
+		}
+	default:
+		dir := filepath.Join(c.data, "mail")
+		mailer = &accounts.FileMailer{Dir: dir, Log: log, LogCodes: c.demo}
+		if !c.demo {
+			log.Warn("no --smtp given: login codes are written to files, not mailed", "dir", dir)
+		}
+	}
+	acc := accounts.New(st, mailer, accounts.DefaultConfig(domains), log)
+	acc.OnRevoke = rl.DeviceRevoked
+	org, err := accounts.EnsureOrg(octx, st, c.orgName, domains)
+	if err != nil {
+		return err
+	}
+	if c.demo {
+		if err := accounts.SeedDemo(octx, st, org); err != nil {
+			return err
+		}
+	}
+
+	base, stopBase := context.WithCancel(context.Background())
+	defer stopBase()
+	srv := &server.Server{Store: st, Accounts: acc, Convs: convs.New(st, rl, log), Relay: rl, Log: log,
+		Registry: reg, AuthRate: c.authRate, AuthBurst: 20, HSTS: c.tlsCert != "", Base: base}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	scheme := "http"
+	if c.tlsCert != "" {
+		scheme = "https"
+	}
+	url := fmt.Sprintf("%s://%s", scheme, ln.Addr())
+	go rl.RunRetention(base, time.Hour)
+
+	errc := make(chan error, 1)
+	go func() {
+		if c.tlsCert != "" {
+			errc <- hs.ServeTLS(ln, c.tlsCert, c.tlsKey)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	log.Info("wache serving", "url", url, "db", db.Dialect.Name, "broker", c.brokerSpec, "domains", strings.Join(domains, ","))
+	fmt.Fprintf(env.Stdout, "Wache läuft / is running: %s\n", url)
+	if c.demo {
+		fmt.Fprintf(env.Stdout, "Demo logins (codes appear in the log and in %s):\n", filepath.Join(c.data, "mail"))
+		for _, u := range accounts.DemoUsers {
+			fmt.Fprintf(env.Stdout, "  %-32s %s\n", u.Email, u.Roles[0])
+		}
+		fmt.Fprintf(env.Stdout, "Try: wache login --server %s %s\n", url, accounts.DemoUsers[0].Email)
+	}
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	stopBase() // end live connections; their clients reconnect elsewhere
+	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer scancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("shutdown", "err", err)
+	}
+	// Handlers have returned, so every queued envelope has been answered;
+	// Close commits anything still queued and stops the writer.
+	if err := rl.Close(); err != nil {
+		log.Warn("relay close", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}

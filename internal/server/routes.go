@@ -1,0 +1,38 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// routes is the one place that lists every endpoint.
+func (s *Server) routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+
+	// Login: public, rate-limited per client address.
+	mux.Handle("POST /api/v1/auth/code", s.limited(s.handleRequestCode()))
+	mux.Handle("POST /api/v1/auth/verify", s.limited(s.handleVerify()))
+
+	// Everything else needs a device token.
+	mux.Handle("GET /api/v1/me", s.authed(s.handleMe()))
+	mux.Handle("GET /api/v1/users", s.authed(s.handleUsers()))
+	mux.Handle("GET /api/v1/devices", s.authed(s.handleDevices()))
+	mux.Handle("DELETE /api/v1/devices/{id}", s.authed(s.handleRevokeDevice()))
+
+	mux.Handle("POST /api/v1/conversations", s.authed(s.handleCreateConversation()))
+	mux.Handle("GET /api/v1/conversations", s.authed(s.handleConversations()))
+	mux.Handle("GET /api/v1/conversations/{id}", s.authed(s.handleConversation()))
+	mux.Handle("POST /api/v1/conversations/{id}/members", s.authed(s.handleAddMember()))
+	mux.Handle("DELETE /api/v1/conversations/{id}/members/{user}", s.authed(s.handleRemoveMember()))
+	mux.Handle("POST /api/v1/conversations/{id}/envelopes", s.authed(s.handlePostEnvelope()))
+	mux.Handle("GET /api/v1/conversations/{id}/envelopes", s.authed(s.handleEnvelopes()))
+	mux.Handle("POST /api/v1/conversations/{id}/ack", s.authed(s.handleAck()))
+
+	mux.Handle("GET /api/v1/ws", s.authed(s.handleWebSocket()))
+
+	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, errNotFound)
+	}))
+}
