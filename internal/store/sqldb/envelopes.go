@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/wache/wache"
@@ -235,9 +236,9 @@ func (s *Store) appendTx(ctx context.Context, envs []*wache.Envelope, base []sto
 			}
 		}
 
-		// 3. Sequence numbers: one UPDATE per conversation, in id order so
-		// that concurrent batches lock rows in the same order (no deadlock).
-		// The row lock serialises appenders across nodes on PostgreSQL.
+		// 3. Sequence numbers: one UPDATE for all conversations of the batch.
+		// Its row locks serialise appenders across nodes on PostgreSQL, so
+		// each conversation's numbers stay gapless and in commit order.
 		byConv := make(map[string][]int)
 		var convs []string
 		for _, i := range fresh {
@@ -252,20 +253,61 @@ func (s *Store) appendTx(ctx context.Context, envs []*wache.Envelope, base []sto
 			byConv[e.ConvID] = append(byConv[e.ConvID], i)
 		}
 		slices.Sort(convs)
+		if len(convs) == 0 {
+			return nil
+		}
+		if s.db.Dialect.Postgres() {
+			// Lock the rows in id order first: the UPDATE below visits them
+			// in plan order, and crossing orders between concurrent batches
+			// would deadlock.
+			args = args[:0]
+			for _, c := range convs {
+				args = append(args, c)
+			}
+			rows, err := tx.Query(ctx, `SELECT id FROM conversations WHERE id IN (`+
+				strings.TrimSuffix(strings.Repeat("?,", len(convs)), ",")+`) ORDER BY id FOR UPDATE`, args...)
+			if err != nil {
+				return fmt.Errorf("lock conversations: %w", err)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("lock conversations: %w", err)
+			}
+		}
+		args = append(args[:0], now)
+		for _, c := range convs {
+			args = append(args, c, len(byConv[c]))
+		}
+		rows, err = tx.Query(ctx, `UPDATE conversations SET last_seq = last_seq + v.column2, last_at = ?
+			FROM (VALUES `+strings.TrimSuffix(strings.Repeat("(?, CAST(? AS BIGINT)),", len(convs)), ",")+`) AS v
+			WHERE conversations.id = v.column1
+			RETURNING conversations.id, conversations.last_seq`, args...)
+		if err != nil {
+			return fmt.Errorf("advance sequences: %w", err)
+		}
+		lastSeq := make(map[string]int64, len(convs))
+		for rows.Next() {
+			var c string
+			var last int64
+			if err := rows.Scan(&c, &last); err != nil {
+				rows.Close()
+				return fmt.Errorf("scan sequence: %w", err)
+			}
+			lastSeq[c] = last
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("advance sequences: %w", err)
+		}
 		var insert []int
 		for _, c := range convs {
 			idx := byConv[c]
-			var last int64
-			err := tx.QueryRow(ctx, `UPDATE conversations SET last_seq = last_seq + ?, last_at = ? WHERE id = ? RETURNING last_seq`,
-				len(idx), now, c).Scan(&last)
-			if errors.Is(err, sql.ErrNoRows) {
+			last, ok := lastSeq[c]
+			if !ok { // vanished since the membership check
 				for _, i := range idx {
 					res[i].Err = notFound("conversation")
 				}
 				continue
-			}
-			if err != nil {
-				return fmt.Errorf("advance sequence: %w", err)
 			}
 			seq := last - int64(len(idx))
 			for _, i := range idx {
