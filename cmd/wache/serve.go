@@ -8,23 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/wache/wache/internal/accounts"
-	"github.com/wache/wache/internal/broker"
-	"github.com/wache/wache/internal/broker/inproc"
-	"github.com/wache/wache/internal/broker/natsbroker"
-	"github.com/wache/wache/internal/convs"
-	"github.com/wache/wache/internal/relay"
-	"github.com/wache/wache/internal/server"
-	"github.com/wache/wache/internal/store/postgres"
-	"github.com/wache/wache/internal/store/sqldb"
-	"github.com/wache/wache/internal/store/sqlite"
+	"github.com/wache/wache/internal/app"
 )
 
 // serveConfig is everything `wache serve` can be told.
@@ -84,18 +73,6 @@ func newLogger(c serveConfig, env *Env) (*slog.Logger, error) {
 	return nil, &exitError{2, fmt.Errorf("--log-format must be text or json")}
 }
 
-func openBroker(ctx context.Context, spec string, log *slog.Logger) (broker.Broker, error) {
-	switch {
-	case spec == "inproc":
-		return inproc.New(), nil
-	case spec == "nats-embedded":
-		return natsbroker.Embedded(ctx, natsbroker.Options{Logger: log})
-	case strings.HasPrefix(spec, "nats://") || strings.HasPrefix(spec, "tls://"):
-		return natsbroker.Connect(ctx, spec, natsbroker.Options{Logger: log})
-	}
-	return nil, &exitError{2, fmt.Errorf("--broker must be inproc, nats-embedded or a nats:// URL")}
-}
-
 // serve runs the server until ctx ends. ready, if non-nil, receives the
 // bound address (tests listen on port 0).
 func serve(ctx context.Context, c serveConfig, env *Env, ready chan<- string) error {
@@ -119,74 +96,16 @@ func serve(ctx context.Context, c serveConfig, env *Env, ready chan<- string) er
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		return &exitError{2, fmt.Errorf("--tls-cert and --tls-key go together")}
 	}
-	if err := os.MkdirAll(c.data, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var db *sqldb.DB
-	if strings.HasPrefix(c.db, "postgres://") || strings.HasPrefix(c.db, "postgresql://") {
-		db, err = postgres.Open(octx, c.db)
-	} else if c.db == "" {
-		db, err = sqlite.Open(octx, filepath.Join(c.data, "wache.db"))
-	} else {
-		return &exitError{2, fmt.Errorf("--db must be a postgres:// URL (leave it empty for SQLite)")}
-	}
+	a, err := app.New(octx, app.Config{DataDir: c.data, DB: c.db, AllowedDomains: domains, Demo: c.demo, SMTP: c.smtp,
+		Broker: c.brokerSpec, OrgName: c.orgName, Retention: c.retention, AuthRate: c.authRate, HSTS: c.tlsCert != "", Log: log})
 	if err != nil {
 		return err
 	}
-	st, err := sqldb.NewStore(octx, db)
-	if err != nil {
-		db.Close()
-		return fmt.Errorf("migrate database: %w", err)
-	}
-	defer st.Close()
-
-	br, err := openBroker(octx, c.brokerSpec, log)
-	if err != nil {
-		return err
-	}
-	defer br.Close()
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	rl, err := relay.New(st, br, log, reg, relay.Options{Retention: c.retention})
-	if err != nil {
-		return err
-	}
-
-	var mailer accounts.Mailer
-	switch {
-	case c.smtp != "":
-		if mailer, err = accounts.NewSMTPMailer(c.smtp); err != nil {
-			return &exitError{2, err}
-		}
-	default:
-		dir := filepath.Join(c.data, "mail")
-		mailer = &accounts.FileMailer{Dir: dir, Log: log, LogCodes: c.demo}
-		if !c.demo {
-			log.Warn("no --smtp given: login codes are written to files, not mailed", "dir", dir)
-		}
-	}
-	acc := accounts.New(st, mailer, accounts.DefaultConfig(domains), log)
-	acc.OnRevoke = rl.DeviceRevoked
-	org, err := accounts.EnsureOrg(octx, st, c.orgName, domains)
-	if err != nil {
-		return err
-	}
-	if c.demo {
-		if err := accounts.SeedDemo(octx, st, org); err != nil {
-			return err
-		}
-	}
-
-	base, stopBase := context.WithCancel(context.Background())
-	defer stopBase()
-	srv := &server.Server{Store: st, Accounts: acc, Convs: convs.New(st, rl, log), Relay: rl, Log: log,
-		Registry: reg, AuthRate: c.authRate, AuthBurst: 20, HSTS: c.tlsCert != "", Base: base}
+	defer a.Close()
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -202,7 +121,6 @@ func serve(ctx context.Context, c serveConfig, env *Env, ready chan<- string) er
 		scheme = "https"
 	}
 	url := fmt.Sprintf("%s://%s", scheme, ln.Addr())
-	go rl.RunRetention(base, time.Hour)
 
 	errc := make(chan error, 1)
 	go func() {
@@ -212,7 +130,7 @@ func serve(ctx context.Context, c serveConfig, env *Env, ready chan<- string) er
 			errc <- hs.Serve(ln)
 		}
 	}()
-	log.Info("wache serving", "url", url, "db", db.Dialect.Name, "broker", c.brokerSpec, "domains", strings.Join(domains, ","))
+	log.Info("wache serving", "url", url, "db", a.Store.DB().Dialect.Name, "broker", c.brokerSpec, "domains", strings.Join(domains, ","))
 	fmt.Fprintf(env.Stdout, "Wache läuft / is running: %s\n", url)
 	if c.demo {
 		fmt.Fprintf(env.Stdout, "Demo logins (codes appear in the log and in %s):\n", filepath.Join(c.data, "mail"))
@@ -231,16 +149,16 @@ func serve(ctx context.Context, c serveConfig, env *Env, ready chan<- string) er
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing in-flight requests")
-	stopBase() // end live connections; their clients reconnect elsewhere
+	a.EndSessions() // live connections end; their clients reconnect
 	sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer scancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Warn("shutdown", "err", err)
 	}
 	// Handlers have returned, so every queued envelope has been answered;
-	// Close commits anything still queued and stops the writer.
-	if err := rl.Close(); err != nil {
-		log.Warn("relay close", "err", err)
+	// Close commits anything still queued and releases the store.
+	if err := a.Close(); err != nil {
+		log.Warn("close", "err", err)
 	}
 	log.Info("stopped")
 	return nil

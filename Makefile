@@ -1,0 +1,48 @@
+# Wache: `make run` builds everything and starts a demo server on embedded
+# defaults (SQLite, in-process broker); `make test` runs every test.
+GO        ?= go
+BIN       := bin/wache
+DATA      ?= data
+ADDR      ?= 127.0.0.1:8080
+VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.Version=$(VERSION)
+# Tests against PostgreSQL use this server (trust auth, database test).
+export WACHE_TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+
+.PHONY: all build run test test-short fuzz bench vet fmt clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/wache
+
+run: build
+	./$(BIN) serve --demo --data $(DATA) --addr $(ADDR)
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+
+test: vet
+	$(GO) test -count=1 -timeout 30m ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+# Runs each fuzz target for FUZZTIME (default 20s).
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./bench/ ./internal/store/sqldb/
+
+fmt:
+	gofmt -w .
+
+clean:
+	rm -rf bin
