@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -52,7 +53,8 @@ func benchDBs(b *testing.B, fn func(b *testing.B, db func(b *testing.B) *sqldb.D
 
 // BenchmarkAppendEnvelopes measures group commit: one AppendEnvelopes call
 // (one transaction) per batch of 1 KiB envelopes spread over 16
-// conversations; "par4" runs four callers at once.
+// conversations; "callers4" runs four callers at once (on the same 16
+// conversations, so on PostgreSQL they queue on the same row locks).
 func BenchmarkAppendEnvelopes(b *testing.B) {
 	payload := bytes.Repeat([]byte{0xA5}, 1024)
 	benchDBs(b, func(b *testing.B, open func(b *testing.B) *sqldb.DB) {
@@ -61,7 +63,7 @@ func BenchmarkAppendEnvelopes(b *testing.B) {
 				if par > 1 && size != 16 {
 					continue
 				}
-				b.Run(fmt.Sprintf("batch%d/par%d", size, par), func(b *testing.B) {
+				b.Run(fmt.Sprintf("batch%d/callers%d", size, par), func(b *testing.B) {
 					s, d, convs := benchSetup(b, open(b))
 					ctx := context.Background()
 					var next atomic.Int64
@@ -91,7 +93,7 @@ func BenchmarkAppendEnvelopes(b *testing.B) {
 							run()
 						}
 					} else {
-						b.SetParallelism(par) // × GOMAXPROCS goroutines
+						b.SetParallelism(max(1, par/runtime.GOMAXPROCS(0))) // × GOMAXPROCS goroutines
 						b.RunParallel(func(pb *testing.PB) {
 							for pb.Next() {
 								run()

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AppendDuplicates", testAppendDuplicates},
 		{"AppendPerItemErrors", testAppendErrors},
 		{"AppendConcurrent", testAppendConcurrent},
+		{"AppendConcurrentDuplicates", testAppendConcurrentDuplicates},
 		{"EnvelopesPaging", testEnvelopesPaging},
 		{"CursorsNewDevice", testCursorsNewDevice},
 		{"AddRemoveMember", testAddRemoveMember},
@@ -836,6 +837,52 @@ func testAppendConcurrent(t *testing.T, f *fixture) {
 	}
 	if total != workers*batches*perBatch {
 		t.Errorf("stored %d envelopes, want %d", total, workers*batches*perBatch)
+	}
+}
+
+// testAppendConcurrentDuplicates sends the same envelope from several
+// goroutines at once (a client retrying over two connections): exactly one
+// is stored, the others are duplicates with its sequence number.
+func testAppendConcurrentDuplicates(t *testing.T, f *fixture) {
+	const workers, rounds = 4, 10
+	a := f.user(t, "anna")
+	da := f.device(t, a)
+	g := f.group(t, a)
+	for round := range rounds {
+		var wg sync.WaitGroup
+		res := make([]store.AppendResult, workers)
+		errs := make([]error, workers)
+		for w := range workers {
+			wg.Go(func() {
+				r, err := f.s.AppendEnvelopes(f.ctx, []*wache.Envelope{env(g, da, fmt.Sprint("r", round)), env(g, da, fmt.Sprint("w", round, w))})
+				errs[w] = err
+				if err == nil {
+					res[w] = r[0]
+				}
+			})
+		}
+		wg.Wait()
+		stored := 0
+		for w := range workers {
+			must(t, errs[w])
+			if res[w].Err != nil {
+				t.Fatalf("round %d worker %d: %v", round, w, res[w].Err)
+			}
+			if !res[w].Duplicate {
+				stored++
+			}
+			if res[w].Seq != res[0].Seq {
+				t.Errorf("round %d: seqs %d and %d for one envelope", round, res[0].Seq, res[w].Seq)
+			}
+		}
+		if stored != 1 {
+			t.Errorf("round %d: stored %d times", round, stored)
+		}
+	}
+	es, err := f.s.Envelopes(f.ctx, g.ID, 0, 1000)
+	must(t, err)
+	if n := rounds * (1 + workers); len(es) != n || !slices.Equal(seqs(es), seqRange(1, int64(n))) {
+		t.Errorf("stored %d envelopes (%v…), want %d gapless", len(es), seqs(es)[:min(5, len(es))], n)
 	}
 }
 
