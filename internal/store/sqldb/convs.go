@@ -12,8 +12,11 @@ import (
 	"github.com/wache/wache/internal/store"
 )
 
-// MaxInitialMembers bounds the member list of CreateConversation.
-const MaxInitialMembers = 10000
+// MaxInitialMembers bounds the member list of CreateConversation (a
+// channel for a whole state police).
+const MaxInitialMembers = 100000
+
+const memberChunk = 500 // rows per multi-row statement
 
 // directKey identifies the direct chat of a pair of users, whatever the
 // order; the length prefix keeps it unambiguous for any id.
@@ -61,6 +64,7 @@ func (s *Store) CreateConversation(ctx context.Context, c *wache.Conversation, m
 		return invalid("too many members")
 	}
 	users := make([]string, 0, len(members))
+	seen := make(map[string]bool, len(members))
 	for _, m := range members {
 		if err := checkID("member user id", m.UserID); err != nil {
 			return err
@@ -71,9 +75,10 @@ func (s *Store) CreateConversation(ctx context.Context, c *wache.Conversation, m
 		if m.ConvID != "" && m.ConvID != c.ID {
 			return invalid("member of another conversation")
 		}
-		if slices.Contains(users, m.UserID) {
+		if seen[m.UserID] {
 			return invalid("duplicate member %q", m.UserID)
 		}
+		seen[m.UserID] = true
 		users = append(users, m.UserID)
 	}
 	var dkey sql.NullString
@@ -107,22 +112,50 @@ func (s *Store) CreateConversation(ctx context.Context, c *wache.Conversation, m
 			c.ID, c.OrgID, string(c.Kind), c.Name, c.CreatedBy, ms(c.CreatedAt), ms(c.CreatedAt), dkey); err != nil {
 			return s.wrap(err, "insert conversation", "conversation")
 		}
-		for _, m := range ms2 {
-			ok, err := existsRow(tx.QueryRow(ctx, `SELECT 1 FROM users WHERE id = ?`, m.UserID))
+		for chunk := range slices.Chunk(users, memberChunk) {
+			args := make([]any, len(chunk))
+			for i, u := range chunk {
+				args[i] = u
+			}
+			rows, err := tx.Query(ctx, `SELECT id FROM users WHERE id IN (`+
+				strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")+`)`, args...)
 			if err != nil {
-				return s.wrap(err, "query user", "")
+				return s.wrap(err, "query users", "")
 			}
-			if !ok {
-				return notFound("user " + m.UserID)
+			found := make(map[string]bool, len(chunk))
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return s.wrap(err, "scan user", "")
+				}
+				found[id] = true
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO members (conv_id, user_id, role, from_seq, joined_at) VALUES (?, ?, ?, 0, ?)`,
-				c.ID, m.UserID, string(m.Role), ms(m.JoinedAt)); err != nil {
-				return s.wrap(err, "insert member", "member")
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return s.wrap(err, "query users", "")
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO device_cursors (device_id, conv_id, acked_seq)
-				SELECT id, ?, 0 FROM devices WHERE user_id = ? AND revoked_at IS NULL`, c.ID, m.UserID); err != nil {
-				return s.wrap(err, "insert cursors", "cursor")
+			for _, u := range chunk {
+				if !found[u] {
+					return notFound("user " + u)
+				}
 			}
+		}
+		for chunk := range slices.Chunk(ms2, memberChunk) {
+			args := make([]any, 0, 5*len(chunk))
+			for _, m := range chunk {
+				args = append(args, c.ID, m.UserID, string(m.Role), 0, ms(m.JoinedAt))
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO members (conv_id, user_id, role, from_seq, joined_at) VALUES `+
+				placeholders(len(chunk), 5), args...); err != nil {
+				return s.wrap(err, "insert members", "member")
+			}
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO device_cursors (device_id, conv_id, acked_seq)
+			SELECT d.id, m.conv_id, 0 FROM members m JOIN devices d ON d.user_id = m.user_id
+			WHERE m.conv_id = ? AND d.revoked_at IS NULL`, c.ID)
+		if err != nil {
+			return s.wrap(err, "insert cursors", "cursor")
 		}
 		return nil
 	})

@@ -187,9 +187,11 @@ func (s *Store) appendTx(ctx context.Context, envs []*wache.Envelope, base []sto
 		// 2. The sender's device is theirs, not revoked, and the sender is
 		// a member of the conversation.
 		var keys []memberKey
+		seenKey := make(map[memberKey]bool)
 		for _, i := range fresh {
 			k := memberKey{envs[i].ConvID, envs[i].SenderDevice, envs[i].SenderID}
-			if !slices.Contains(keys, k) {
+			if !seenKey[k] {
+				seenKey[k] = true
 				keys = append(keys, k)
 			}
 		}
