@@ -130,4 +130,3 @@ func (s *MemState) Erase(context.Context) error {
 	s.m = nil
 	return nil
 }
-

@@ -108,4 +108,3 @@ func (s *Server) handleWebSocket() http.HandlerFunc {
 		}
 	}
 }
-
