@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"runtime"
 	"sync/atomic"
@@ -45,6 +46,10 @@ func benchSetup(b *testing.B, db *sqldb.DB) (*sqldb.Store, *wache.Device, []stri
 }
 
 func benchDBs(b *testing.B, fn func(b *testing.B, db func(b *testing.B) *sqldb.DB)) {
+	// Keep migration logs out of the benchmark output.
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	b.Cleanup(func() { slog.SetDefault(old) })
 	b.Run("sqlite", func(b *testing.B) { fn(b, func(b *testing.B) *sqldb.DB { return dbtest.SQLite(b) }) })
 	b.Run("postgres", func(b *testing.B) {
 		fn(b, func(b *testing.B) *sqldb.DB { db, _ := dbtest.Postgres(b); return db })
