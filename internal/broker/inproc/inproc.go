@@ -12,27 +12,22 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/wache/wache"
 	"github.com/wache/wache/internal/broker"
+	"github.com/wache/wache/internal/broker/internal/dispatch"
 )
 
-// Defaults for Options.
-const (
-	DefaultQueueMessages = 8192
-	DefaultQueueBytes    = 64 << 20
-	DefaultDrainTimeout  = 5 * time.Second
-)
+// DefaultDrainTimeout is the default of Options.DrainTimeout.
+const DefaultDrainTimeout = 5 * time.Second
 
 // Options tune a Broker; the zero value gives the defaults.
 type Options struct {
-	// QueueMessages and QueueBytes bound the messages waiting for one
-	// subscription's handler; further messages are dropped and counted.
-	// QueueBytes is raised to broker.MaxPayload if set lower.
+	// QueueMessages (default 8192) and QueueBytes (default 64 MiB, at least
+	// broker.MaxPayload) bound the messages waiting for one subscription's
+	// handler; further messages are dropped and counted.
 	QueueMessages int
 	QueueBytes    int
 	// DrainTimeout bounds how long Close waits for queued messages to
@@ -43,19 +38,15 @@ type Options struct {
 
 // Broker is an in-process broker.Broker. It is safe for concurrent use.
 type Broker struct {
-	maxMsgs  int
-	maxBytes int
-	drain    time.Duration
-	log      *slog.Logger
+	d     *dispatch.Dispatcher
+	drain time.Duration
+	log   *slog.Logger
 
 	mu     sync.RWMutex // guards root and closed
 	root   node
 	closed bool
 
-	workers   sync.WaitGroup // running subscription workers
 	closeOnce sync.Once
-	closeDone chan struct{}
-	dropped   atomic.Uint64
 }
 
 var _ broker.Broker = (*Broker)(nil)
@@ -65,33 +56,22 @@ func New() *Broker { return NewWithOptions(Options{}) }
 
 // NewWithOptions returns a Broker with the given options.
 func NewWithOptions(o Options) *Broker {
-	b := &Broker{
-		maxMsgs:   o.QueueMessages,
-		maxBytes:  o.QueueBytes,
-		drain:     o.DrainTimeout,
-		log:       o.Logger,
-		closeDone: make(chan struct{}),
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = DefaultDrainTimeout
 	}
-	if b.maxMsgs <= 0 {
-		b.maxMsgs = DefaultQueueMessages
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
-	if b.maxBytes <= 0 {
-		b.maxBytes = DefaultQueueBytes
+	return &Broker{
+		d:     dispatch.New(dispatch.Options{QueueMessages: o.QueueMessages, QueueBytes: o.QueueBytes, Logger: o.Logger}),
+		drain: o.DrainTimeout,
+		log:   o.Logger,
 	}
-	// A message larger than the byte bound could never be queued.
-	b.maxBytes = max(b.maxBytes, broker.MaxPayload)
-	if b.drain <= 0 {
-		b.drain = DefaultDrainTimeout
-	}
-	if b.log == nil {
-		b.log = slog.Default()
-	}
-	return b
 }
 
 // Dropped returns how many messages were dropped because a subscription's
 // queue was full.
-func (b *Broker) Dropped() uint64 { return b.dropped.Load() }
+func (b *Broker) Dropped() uint64 { return b.d.Dropped() }
 
 // Publish hands data to every matching subscription and returns without
 // waiting for any handler. data is copied, so the caller may reuse it.
@@ -115,11 +95,11 @@ func (b *Broker) Publish(ctx context.Context, subject string, data []byte) error
 	if len(subs) == 0 {
 		return nil
 	}
-	// One copy shared by all subscribers: handlers must treat data as
-	// read-only (the broker.Handler contract).
-	m := message{subject: subject, data: bytes.Clone(data)}
+	// One copy shared by all subscribers: handlers treat data as read-only
+	// (the broker.Handler contract).
+	data = bytes.Clone(data)
 	for _, s := range subs {
-		s.enqueue(m)
+		s.q.Enqueue(subject, data)
 	}
 	return nil
 }
@@ -133,7 +113,7 @@ func (b *Broker) Subscribe(pattern string, h broker.Handler) (broker.Subscriptio
 	if h == nil {
 		return nil, wache.Errorf(wache.EINVALID, "broker: nil handler")
 	}
-	s := &subscription{b: b, pattern: pattern, h: h}
+	s := &subscription{b: b, pattern: pattern, q: b.d.NewSub(pattern, h)}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -148,152 +128,29 @@ func (b *Broker) Subscribe(pattern string, h broker.Handler) (broker.Subscriptio
 // must not be called from a handler (it would wait for itself).
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
-		defer close(b.closeDone)
 		b.mu.Lock()
 		b.closed = true
 		b.mu.Unlock()
-
-		// No worker starts once closed is set (workers start under the read
-		// lock), so Wait cannot race with Add from zero.
-		drained := make(chan struct{})
-		go func() { b.workers.Wait(); close(drained) }()
-		t := time.NewTimer(b.drain)
-		defer t.Stop()
-		select {
-		case <-drained:
-		case <-t.C:
+		// Enqueue runs only under the read lock and while not closed, so
+		// nothing is enqueued from here on.
+		if !b.d.Wait(b.drain) {
 			b.log.Warn("broker: handlers still busy after drain timeout; discarding their queues", "timeout", b.drain)
 		}
-
 		b.mu.Lock()
 		subs := b.root.all(nil)
 		b.root = node{}
 		b.mu.Unlock()
 		for _, s := range subs {
-			s.stop()
+			s.q.Stop()
 		}
 	})
-	<-b.closeDone
 	return nil
 }
-
-type message struct {
-	subject string
-	data    []byte
-}
-
-// shrinkCap is the queue capacity above which an emptied queue gives its
-// memory back, so one burst does not pin memory for an idle subscription.
-const shrinkCap = 256
 
 type subscription struct {
 	b       *Broker
 	pattern string
-	h       broker.Handler
-
-	mu       sync.Mutex
-	q        []message // q[head:] waits for the handler
-	head     int
-	qBytes   int
-	running  bool // a worker goroutine owns delivery
-	closed   bool
-	dropping bool   // in a burst of drops: log once per burst
-	burst    uint64 // drops in the current burst
-}
-
-// enqueue is called with b.mu read-locked and b not closed.
-func (s *subscription) enqueue(m message) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	if len(s.q)-s.head >= s.b.maxMsgs || s.qBytes+len(m.data) > s.b.maxBytes {
-		s.b.dropped.Add(1)
-		s.burst++
-		first := !s.dropping
-		s.dropping = true
-		s.mu.Unlock()
-		if first {
-			s.b.log.Warn("broker: subscriber too slow, dropping messages until it catches up",
-				"pattern", s.pattern, "queue_messages", s.b.maxMsgs, "queue_bytes", s.b.maxBytes)
-		}
-		return
-	}
-	var ended uint64
-	if s.dropping {
-		ended, s.dropping, s.burst = s.burst, false, 0
-	}
-	if len(s.q) == cap(s.q) && s.head > 0 {
-		// Reuse the delivered prefix instead of growing.
-		n := copy(s.q, s.q[s.head:])
-		clear(s.q[n:])
-		s.q, s.head = s.q[:n], 0
-	}
-	s.q = append(s.q, m)
-	s.qBytes += len(m.data)
-	start := !s.running
-	if start {
-		s.running = true
-		s.b.workers.Add(1)
-	}
-	s.mu.Unlock()
-	if ended > 0 {
-		s.b.log.Warn("broker: subscriber caught up", "pattern", s.pattern, "dropped", ended)
-	}
-	if start {
-		go s.run()
-	}
-}
-
-// run delivers queued messages one at a time and exits when the queue is
-// empty; the next enqueue starts a new worker.
-func (s *subscription) run() {
-	defer s.b.workers.Done()
-	for {
-		s.mu.Lock()
-		if s.closed || s.head == len(s.q) {
-			s.running = false
-			s.resetQueue()
-			s.mu.Unlock()
-			return
-		}
-		m := s.q[s.head]
-		s.q[s.head] = message{}
-		s.head++
-		s.qBytes -= len(m.data)
-		s.mu.Unlock()
-		s.deliver(m)
-	}
-}
-
-// resetQueue empties the queue; s.mu must be held.
-func (s *subscription) resetQueue() {
-	if cap(s.q) > shrinkCap {
-		s.q = nil
-	} else {
-		clear(s.q)
-		s.q = s.q[:0]
-	}
-	s.head, s.qBytes = 0, 0
-}
-
-func (s *subscription) deliver(m message) {
-	// A panicking handler must not take the server down with it.
-	defer func() {
-		if r := recover(); r != nil {
-			s.b.log.Error("broker: handler panicked", "pattern", s.pattern, "panic", r, "stack", string(debug.Stack()))
-		}
-	}()
-	s.h(m.subject, m.data)
-}
-
-// stop discards the queue; no handler call starts afterwards.
-func (s *subscription) stop() {
-	s.mu.Lock()
-	s.closed = true
-	s.resetQueue()
-	s.mu.Unlock()
+	q       *dispatch.Sub
 }
 
 // Unsubscribe stops delivery: messages not yet handed to the handler are
@@ -304,6 +161,6 @@ func (s *subscription) Unsubscribe() error {
 	s.b.mu.Lock()
 	s.b.root.remove(s.pattern, s)
 	s.b.mu.Unlock()
-	s.stop()
+	s.q.Stop()
 	return nil
 }

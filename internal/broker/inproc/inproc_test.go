@@ -9,7 +9,7 @@ import (
 	"github.com/wache/wache/internal/broker/brokertest"
 )
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
@@ -45,8 +45,8 @@ func TestQueueBounds(t *testing.T) {
 	// A queue bounded by bytes drops what does not fit and keeps the rest.
 	b := NewWithOptions(Options{QueueMessages: 3, QueueBytes: 1, Logger: testLogger(t)})
 	defer b.Close()
-	if b.maxBytes != broker.MaxPayload {
-		t.Fatalf("byte bound %d, want it raised to MaxPayload %d", b.maxBytes, broker.MaxPayload)
+	if _, maxBytes := b.d.Limits(); maxBytes != broker.MaxPayload {
+		t.Fatalf("byte bound %d, want it raised to MaxPayload %d", maxBytes, broker.MaxPayload)
 	}
 	release := make(chan struct{})
 	rec := brokertest.NewRecorder()

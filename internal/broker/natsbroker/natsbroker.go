@@ -4,9 +4,15 @@
 //
 // All subjects are prefixed with a namespace ("wache." by default) so that
 // several deployments can share one cluster; handlers see subjects without
-// it. Each subscription has a bounded queue of pending messages (NATS pending
-// limits); when a handler falls behind, further messages are dropped and
-// counted, and the publisher never waits.
+// it.
+//
+// A node holds one NATS subscription per distinct pattern, however many local
+// subscriptions share it, so the server sends each message to a node once.
+// NATS delivers into one channel per connection; a single goroutine routes
+// from there into the bounded per-subscription queues that inproc uses too
+// (internal/dispatch). Idle subscriptions therefore cost no goroutine, and a
+// slow handler makes its own queue drop messages (counted) while the
+// publisher and the other subscriptions go on.
 package natsbroker
 
 import (
@@ -14,9 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net/url"
-	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,22 +31,21 @@ import (
 
 	"github.com/wache/wache"
 	"github.com/wache/wache/internal/broker"
+	"github.com/wache/wache/internal/broker/internal/dispatch"
 )
 
 // Defaults for Options.
 const (
-	DefaultNamespace     = "wache"
-	DefaultQueueMessages = 8192
-	DefaultQueueBytes    = 64 << 20
-	DefaultDrainTimeout  = 5 * time.Second
+	DefaultNamespace    = "wache"
+	DefaultDrainTimeout = 5 * time.Second
 
-	// minServerPayload is the smallest max_payload of an external server
-	// that Connect accepts.
-	minServerPayload = 256 << 10
+	maxNamespaceLen = 64
+	// inboxSize is the channel between the NATS reader and the router. The
+	// router only enqueues, so it fills only if the router gets no CPU.
+	inboxSize = 16384
 	// subscribeFlushTimeout bounds the round trip that makes a new
 	// subscription known to the server before Subscribe returns.
 	subscribeFlushTimeout = 2 * time.Second
-	maxReconnectDelay     = 10 * time.Second
 )
 
 // Options tune a Broker; the zero value gives the defaults.
@@ -52,8 +55,9 @@ type Options struct {
 	Namespace string
 	// Name identifies the connection in NATS monitoring (e.g. the node).
 	Name string
-	// QueueMessages and QueueBytes bound the messages waiting for one
-	// subscription's handler; further messages are dropped and counted.
+	// QueueMessages (default 8192) and QueueBytes (default 64 MiB, at least
+	// broker.MaxPayload) bound the messages waiting for one subscription's
+	// handler; further messages are dropped and counted.
 	QueueMessages int
 	QueueBytes    int
 	// DrainTimeout bounds how long Close waits for queued messages to
@@ -61,8 +65,6 @@ type Options struct {
 	DrainTimeout time.Duration
 	Logger       *slog.Logger
 }
-
-const maxNamespaceLen = 64
 
 func (o *Options) fill() error {
 	if o.Namespace == "" {
@@ -74,13 +76,6 @@ func (o *Options) fill() error {
 	if o.Name == "" {
 		o.Name = "wache"
 	}
-	if o.QueueMessages <= 0 {
-		o.QueueMessages = DefaultQueueMessages
-	}
-	if o.QueueBytes <= 0 {
-		o.QueueBytes = DefaultQueueBytes
-	}
-	o.QueueBytes = max(o.QueueBytes, broker.MaxPayload)
 	if o.DrainTimeout <= 0 {
 		o.DrainTimeout = DefaultDrainTimeout
 	}
@@ -98,208 +93,92 @@ type Broker struct {
 	prefix string         // namespace + "."
 	opts   Options
 	log    *slog.Logger
+	d      *dispatch.Dispatcher
+
+	inbox      chan *nats.Msg // every NATS subscription delivers here
+	stopRouter chan struct{}
+	routerDone chan struct{}
 
 	closing    atomic.Bool
 	closeOnce  sync.Once
 	connClosed chan struct{} // closed by the NATS closed handler
 
-	mu      sync.Mutex
-	subs    map[*subscription]struct{}
-	retired uint64 // drops of subscriptions that are gone
+	mu      sync.RWMutex
+	groups  map[string]*group // by pattern
+	bySub   map[*nats.Subscription]*group
+	retired uint64 // NATS-level drops of groups that are gone
+}
+
+// group is the one NATS subscription for a pattern and the local
+// subscriptions that share it.
+type group struct {
+	pattern string
+	ns      *nats.Subscription
+	subs    []*subscription // copy-on-write: the router reads it unlocked
+	ready   chan struct{}   // closed once the server has seen the interest
 }
 
 var _ broker.Broker = (*Broker)(nil)
-
-// Embedded starts a NATS server inside the process that listens on no port
-// and connects to it in-process. It is the single-node default. ctx bounds
-// the start-up.
-func Embedded(ctx context.Context, opts Options) (*Broker, error) {
-	if err := opts.fill(); err != nil {
-		return nil, err
-	}
-	srv, err := server.NewServer(&server.Options{
-		ServerName: "wache-embedded",
-		DontListen: true,
-		NoSigs:     true,
-		MaxPayload: broker.MaxPayload,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("natsbroker: embedded server: %w", err)
-	}
-	srv.SetLoggerV2(serverLog{opts.Logger}, false, false, false)
-	srv.Start()
-	if !srv.ReadyForConnections(waitFor(ctx, 10*time.Second)) {
-		srv.Shutdown()
-		return nil, wache.Errorf(wache.EUNAVAILABLE, "natsbroker: embedded server did not start")
-	}
-	b := newBroker(opts)
-	b.srv = srv
-	nc, err := nats.Connect("", append(b.natsOptions(), nats.InProcessServer(srv))...)
-	if err != nil {
-		srv.Shutdown()
-		return nil, fmt.Errorf("natsbroker: connect to embedded server: %w", err)
-	}
-	b.nc = nc
-	return b, nil
-}
-
-// Connect joins an external NATS cluster at urls (comma-separated, e.g.
-// "nats://n1:4222,nats://n2:4222"; credentials and tls:// work as in NATS
-// URLs). It waits until it is connected or ctx ends; once connected it
-// reconnects forever with backoff.
-func Connect(ctx context.Context, urls string, opts Options) (*Broker, error) {
-	if err := opts.fill(); err != nil {
-		return nil, err
-	}
-	shown, err := checkURLs(urls)
-	if err != nil {
-		return nil, err
-	}
-	b := newBroker(opts)
-	nc, err := nats.Connect(urls, append(b.natsOptions(),
-		nats.RetryOnFailedConnect(true),
-		nats.CustomReconnectDelay(backoff),
-	)...)
-	if err != nil {
-		return nil, fmt.Errorf("natsbroker: connect to %s: %w", shown, err)
-	}
-	b.nc = nc
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	for !nc.IsConnected() {
-		select {
-		case <-ctx.Done():
-			b.closing.Store(true)
-			nc.Close()
-			return nil, wache.Errorf(wache.EUNAVAILABLE, "natsbroker: no connection to %s: %v", shown, ctx.Err())
-		case <-t.C:
-		}
-	}
-	if mp := nc.MaxPayload(); mp < minServerPayload {
-		b.closing.Store(true)
-		nc.Close()
-		return nil, wache.Errorf(wache.EINVALID, "natsbroker: server %s allows messages of %d bytes, need at least %d (set max_payload)", nc.ConnectedUrlRedacted(), mp, minServerPayload)
-	}
-	return b, nil
-}
-
-// checkURLs rejects malformed server lists and returns the list with
-// credentials removed, for messages.
-func checkURLs(urls string) (string, error) {
-	var shown []string
-	for raw := range strings.SplitSeq(urls, ",") {
-		raw = strings.TrimSpace(raw)
-		if raw == "" {
-			return "", wache.Errorf(wache.EINVALID, "natsbroker: empty server URL in list")
-		}
-		if !strings.Contains(raw, "://") {
-			raw = "nats://" + raw
-		}
-		u, err := url.Parse(raw)
-		if err != nil || u.Host == "" {
-			return "", wache.Errorf(wache.EINVALID, "natsbroker: server URL %q is not host:port or scheme://host:port", redact(raw))
-		}
-		switch u.Scheme {
-		case "nats", "tls", "ws", "wss":
-		default:
-			return "", wache.Errorf(wache.EINVALID, "natsbroker: server URL scheme %q: want nats, tls, ws or wss", u.Scheme)
-		}
-		shown = append(shown, u.Redacted())
-	}
-	return strings.Join(shown, ","), nil
-}
-
-// redact hides credentials in a URL that did not parse.
-func redact(raw string) string {
-	if i := strings.LastIndex(raw, "@"); i >= 0 {
-		if j := strings.Index(raw, "://"); j >= 0 && j < i {
-			return raw[:j+3] + "xxxxx" + raw[i:]
-		}
-		return "xxxxx" + raw[i:]
-	}
-	return raw
-}
-
-// backoff is the delay after attempts failed passes over the server list:
-// exponential from 250ms to 10s, with jitter so that nodes restarted together
-// do not reconnect in lockstep.
-func backoff(attempts int) time.Duration {
-	d := maxReconnectDelay
-	if attempts < 6 {
-		d = min(250*time.Millisecond<<max(attempts-1, 0), maxReconnectDelay)
-	}
-	return d + rand.N(d/4+1)
-}
-
-func waitFor(ctx context.Context, fallback time.Duration) time.Duration {
-	if dl, ok := ctx.Deadline(); ok {
-		return max(time.Until(dl), time.Millisecond)
-	}
-	return fallback
-}
 
 func newBroker(opts Options) *Broker {
 	return &Broker{
 		prefix:     opts.Namespace + ".",
 		opts:       opts,
 		log:        opts.Logger,
+		d:          dispatch.New(dispatch.Options{QueueMessages: opts.QueueMessages, QueueBytes: opts.QueueBytes, Logger: opts.Logger}),
+		inbox:      make(chan *nats.Msg, inboxSize),
+		stopRouter: make(chan struct{}),
+		routerDone: make(chan struct{}),
 		connClosed: make(chan struct{}),
-		subs:       make(map[*subscription]struct{}),
+		groups:     make(map[string]*group),
+		bySub:      make(map[*nats.Subscription]*group),
 	}
 }
 
-func (b *Broker) natsOptions() []nats.Option {
-	var closedOnce sync.Once
-	return []nats.Option{
-		nats.Name(b.opts.Name),
-		nats.MaxReconnects(-1),
-		nats.PingInterval(20 * time.Second),
-		nats.DrainTimeout(b.opts.DrainTimeout),
-		nats.ConnectHandler(func(nc *nats.Conn) {
-			b.log.Info("broker: connected to NATS", "server", nc.ConnectedUrlRedacted())
-		}),
-		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
-			if b.closing.Load() {
-				return
+// route moves messages from NATS into the subscriptions' queues until
+// stopRouter is closed, and then empties the inbox.
+func (b *Broker) route() {
+	defer close(b.routerDone)
+	for {
+		select {
+		case m := <-b.inbox:
+			b.deliver(m)
+		case <-b.stopRouter:
+			for {
+				select {
+				case m := <-b.inbox:
+					b.deliver(m)
+				default:
+					return
+				}
 			}
-			b.log.Warn("broker: disconnected from NATS; reconnecting", "error", err)
-		}),
-		nats.ReconnectErrHandler(func(nc *nats.Conn, err error) {
-			b.log.Debug("broker: NATS reconnect attempt failed", "error", err)
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) {
-			b.log.Info("broker: reconnected to NATS", "server", nc.ConnectedUrlRedacted())
-		}),
-		nats.DiscoveredServersHandler(func(nc *nats.Conn) {
-			b.log.Info("broker: NATS cluster servers discovered", "servers", len(nc.Servers()))
-		}),
-		nats.ClosedHandler(func(nc *nats.Conn) {
-			closedOnce.Do(func() { close(b.connClosed) })
-			if !b.closing.Load() {
-				b.log.Error("broker: NATS connection closed unexpectedly")
-			}
-		}),
-		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
-			// NATS reports a slow consumer once per burst of drops.
-			if errors.Is(err, nats.ErrSlowConsumer) && sub != nil {
-				b.log.Warn("broker: subscriber too slow, dropping messages until it catches up",
-					"pattern", strings.TrimPrefix(sub.Subject, b.prefix),
-					"queue_messages", b.opts.QueueMessages, "queue_bytes", b.opts.QueueBytes)
-				return
-			}
-			b.log.Error("broker: NATS error", "error", err)
-		}),
+		}
+	}
+}
+
+func (b *Broker) deliver(m *nats.Msg) {
+	b.mu.RLock()
+	var subs []*subscription
+	if g := b.bySub[m.Sub]; g != nil {
+		subs = g.subs
+	}
+	b.mu.RUnlock()
+	subject := strings.TrimPrefix(m.Subject, b.prefix)
+	// m.Data is this message's own copy (NATS allocates it per message);
+	// the subscribers share it read-only.
+	for _, s := range subs {
+		s.q.Enqueue(subject, m.Data)
 	}
 }
 
 // Dropped returns how many messages were dropped because a subscription's
-// queue was full.
+// queue (or the router's inbox) was full.
 func (b *Broker) Dropped() uint64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n := b.retired
-	for s := range b.subs {
-		if d, err := s.ns.Dropped(); err == nil {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	n := b.d.Dropped() + b.retired
+	for _, g := range b.groups {
+		if d, err := g.ns.Dropped(); err == nil {
 			n += uint64(d)
 		}
 	}
@@ -345,9 +224,9 @@ func (b *Broker) natsErr(op string, err error) error {
 
 // Subscribe registers h for every subject that matches pattern, on every
 // node. Before it returns, the NATS server this node is connected to knows
-// the subscription (when connected), so a publish from another node that
-// starts afterwards is delivered; in a cluster, other servers learn of it
-// shortly after.
+// the pattern (when connected), so a publish from another node that starts
+// afterwards is delivered; in a cluster, other servers learn of it shortly
+// after.
 func (b *Broker) Subscribe(pattern string, h broker.Handler) (broker.Subscription, error) {
 	if err := broker.ValidatePattern(pattern); err != nil {
 		return nil, err
@@ -355,26 +234,39 @@ func (b *Broker) Subscribe(pattern string, h broker.Handler) (broker.Subscriptio
 	if h == nil {
 		return nil, wache.Errorf(wache.EINVALID, "broker: nil handler")
 	}
+	b.mu.Lock()
 	if b.closing.Load() {
+		b.mu.Unlock()
 		return nil, broker.ErrClosed
 	}
-	s := &subscription{b: b, pattern: pattern, h: h}
-	s.active.Store(true)
-	ns, err := b.nc.Subscribe(b.prefix+pattern, s.onMsg)
-	if err != nil {
-		return nil, b.natsErr("subscribe", err)
+	g := b.groups[pattern]
+	created := g == nil
+	if created {
+		ns, err := b.nc.ChanSubscribe(b.prefix+pattern, b.inbox)
+		if err != nil {
+			b.mu.Unlock()
+			return nil, b.natsErr("subscribe", err)
+		}
+		g = &group{pattern: pattern, ns: ns, ready: make(chan struct{})}
+		b.groups[pattern] = g
+		b.bySub[ns] = g
 	}
-	s.ns = ns
-	if err := ns.SetPendingLimits(b.opts.QueueMessages, b.opts.QueueBytes); err != nil {
-		_ = ns.Unsubscribe()
-		return nil, b.natsErr("subscribe", err)
-	}
-	b.mu.Lock()
-	b.subs[s] = struct{}{}
+	s := &subscription{b: b, g: g, q: b.d.NewSub(pattern, h)}
+	g.subs = append(slices.Clip(g.subs), s)
 	b.mu.Unlock()
-	if err := b.nc.FlushTimeout(subscribeFlushTimeout); err != nil && b.nc.IsConnected() {
-		// Still subscribed: NATS re-sends the interest on reconnect.
-		b.log.Warn("broker: subscription not confirmed by NATS", "pattern", pattern, "error", err)
+
+	if created {
+		err := b.nc.FlushTimeout(subscribeFlushTimeout)
+		close(g.ready)
+		if err != nil && b.nc.IsConnected() {
+			// Still subscribed: NATS sends the interest again on reconnect.
+			b.log.Warn("broker: subscription not confirmed by NATS", "pattern", pattern, "error", err)
+		}
+	} else {
+		select {
+		case <-g.ready:
+		case <-time.After(subscribeFlushTimeout):
+		}
 	}
 	return s, nil
 }
@@ -384,28 +276,41 @@ func (b *Broker) Subscribe(pattern string, h broker.Handler) (broker.Subscriptio
 // stops an embedded server. It must not be called from a handler.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
-		b.closing.Store(true)
+		deadline := time.Now().Add(b.opts.DrainTimeout)
 		b.mu.Lock()
-		for s := range b.subs {
-			if d, e := s.ns.Dropped(); e == nil {
-				b.retired += uint64(d)
-			}
-		}
-		clear(b.subs)
+		b.closing.Store(true) // under mu: no Subscribe is half-way
 		b.mu.Unlock()
 
+		// Drain: unsubscribe at the server, take in what it already sent,
+		// flush our own publishes, close.
 		if err := b.nc.Drain(); err != nil {
-			// Not connected: nothing to drain; Drain closed the connection.
 			b.nc.Close()
 		}
-		t := time.NewTimer(b.opts.DrainTimeout + time.Second)
-		defer t.Stop()
+		t := time.NewTimer(time.Until(deadline) + time.Second)
 		select {
 		case <-b.connClosed:
 		case <-t.C:
 			b.log.Warn("broker: NATS drain did not finish; closing", "timeout", b.opts.DrainTimeout)
 			b.nc.Close()
+			<-b.connClosed
 		}
+		t.Stop()
+		// The connection is closed, so nothing reaches the inbox any more.
+		close(b.stopRouter)
+		<-b.routerDone
+		if !b.d.Wait(max(time.Until(deadline), 0)) {
+			b.log.Warn("broker: handlers still busy after drain timeout; discarding their queues", "timeout", b.opts.DrainTimeout)
+		}
+
+		b.mu.Lock()
+		for _, g := range b.groups {
+			for _, s := range g.subs {
+				s.q.Stop()
+			}
+		}
+		clear(b.groups)
+		clear(b.bySub)
+		b.mu.Unlock()
 		if b.srv != nil {
 			b.srv.Shutdown()
 			b.srv.WaitForShutdown()
@@ -415,24 +320,10 @@ func (b *Broker) Close() error {
 }
 
 type subscription struct {
-	b       *Broker
-	pattern string
-	h       broker.Handler
-	ns      *nats.Subscription
-	active  atomic.Bool
-}
-
-func (s *subscription) onMsg(m *nats.Msg) {
-	// NATS may hand over one message that raced with Unsubscribe.
-	if !s.active.Load() {
-		return
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			s.b.log.Error("broker: handler panicked", "pattern", s.pattern, "panic", r, "stack", string(debug.Stack()))
-		}
-	}()
-	s.h(strings.TrimPrefix(m.Subject, s.b.prefix), m.Data)
+	b    *Broker
+	g    *group
+	q    *dispatch.Sub
+	done atomic.Bool
 }
 
 // Unsubscribe stops delivery: messages not yet handed to the handler are
@@ -440,19 +331,28 @@ func (s *subscription) onMsg(m *nats.Msg) {
 // under way runs to its end. It may be called from the handler and more than
 // once.
 func (s *subscription) Unsubscribe() error {
-	if !s.active.Swap(false) {
+	if s.done.Swap(true) {
 		return nil
 	}
-	b := s.b
+	s.q.Stop()
+	b, g := s.b, s.g
 	b.mu.Lock()
-	if _, ok := b.subs[s]; ok {
-		delete(b.subs, s)
-		if d, err := s.ns.Dropped(); err == nil {
+	g.subs = slices.DeleteFunc(slices.Clone(g.subs), func(x *subscription) bool { return x == s })
+	var ns *nats.Subscription
+	if len(g.subs) == 0 && b.groups[g.pattern] == g {
+		// The last local subscriber of the pattern: drop the interest.
+		delete(b.groups, g.pattern)
+		delete(b.bySub, g.ns)
+		if d, err := g.ns.Dropped(); err == nil {
 			b.retired += uint64(d)
 		}
+		ns = g.ns
 	}
 	b.mu.Unlock()
-	err := s.ns.Unsubscribe()
+	if ns == nil {
+		return nil
+	}
+	err := ns.Unsubscribe()
 	switch {
 	case err == nil, errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining),
 		errors.Is(err, nats.ErrBadSubscription):
@@ -460,20 +360,3 @@ func (s *subscription) Unsubscribe() error {
 	}
 	return b.natsErr("unsubscribe", err)
 }
-
-// serverLog sends the embedded server's log to slog; its notices are
-// start-up chatter, so they go to debug.
-type serverLog struct{ log *slog.Logger }
-
-func (l serverLog) at(level slog.Level, format string, v []any) {
-	if l.log.Enabled(context.Background(), level) {
-		l.log.Log(context.Background(), level, "nats: "+fmt.Sprintf(format, v...))
-	}
-}
-
-func (l serverLog) Noticef(format string, v ...any) { l.at(slog.LevelDebug, format, v) }
-func (l serverLog) Warnf(format string, v ...any)   { l.at(slog.LevelWarn, format, v) }
-func (l serverLog) Fatalf(format string, v ...any)  { l.at(slog.LevelError, format, v) }
-func (l serverLog) Errorf(format string, v ...any)  { l.at(slog.LevelError, format, v) }
-func (l serverLog) Debugf(format string, v ...any)  { l.at(slog.LevelDebug, format, v) }
-func (l serverLog) Tracef(format string, v ...any)  { l.at(slog.LevelDebug, format, v) }

@@ -267,3 +267,45 @@ func TestReconnect(t *testing.T) {
 		return slices.Contains(r.Data(), "after")
 	})
 }
+
+// TestOneInterestPerPattern: local subscriptions of one pattern share one
+// NATS subscription, which goes when the last of them does.
+func TestOneInterestPerPattern(t *testing.T) {
+	b := embedded(t, Options{})
+	r1, r2, r3 := brokertest.NewRecorder(), brokertest.NewRecorder(), brokertest.NewRecorder()
+	s1 := brokertest.Subscribe(t, b, "g.*", r1.Handler)
+	s2 := brokertest.Subscribe(t, b, "g.*", r2.Handler)
+	s3 := brokertest.Subscribe(t, b, "g.>", r3.Handler)
+	if n := b.nc.NumSubscriptions(); n != 2 {
+		t.Fatalf("%d NATS subscriptions for 2 patterns", n)
+	}
+	brokertest.Publish(t, b, "g.x", "1")
+	for _, r := range []*brokertest.Recorder{r1, r2, r3} {
+		if got := r.WaitData(t, "1"); !slices.Equal(got, []string{"1"}) {
+			t.Fatalf("got %q", got)
+		}
+	}
+	if err := s1.Unsubscribe(); err != nil {
+		t.Fatal(err)
+	}
+	brokertest.Publish(t, b, "g.x", "2")
+	if got := r2.WaitData(t, "2"); !slices.Equal(got, []string{"1", "2"}) {
+		t.Fatalf("remaining subscriber of the pattern got %q", got)
+	}
+	r3.WaitData(t, "2")
+	if got := r1.Data(); !slices.Equal(got, []string{"1"}) {
+		t.Fatalf("unsubscribed got %q", got)
+	}
+	if err := s2.Unsubscribe(); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.nc.NumSubscriptions(); n != 1 {
+		t.Fatalf("%d NATS subscriptions after the last g.* left, want 1", n)
+	}
+	if err := s3.Unsubscribe(); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.nc.NumSubscriptions(); n != 0 || len(b.groups) != 0 || len(b.bySub) != 0 {
+		t.Fatalf("after every subscription left: %d NATS subscriptions, %d groups, %d routes", n, len(b.groups), len(b.bySub))
+	}
+}
