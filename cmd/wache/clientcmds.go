@@ -90,7 +90,7 @@ func cmdLogin(ctx context.Context, args []string, env *Env) error {
 	code := fs.String("code", env.Getenv("WACHE_CODE"), "the code from the login mail (WACHE_CODE); without it a code is requested")
 	host, _ := os.Hostname()
 	name := fs.String("device-name", envOr(env, "WACHE_DEVICE_NAME", "CLI "+host), "name of this device in your device list")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -148,7 +148,7 @@ func cmdLogin(ctx context.Context, args []string, env *Env) error {
 
 func cmdLogout(ctx context.Context, args []string, env *Env) error {
 	fs, c := newFlags("logout", "logout", env)
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	cl, p, err := c.session(ctx)
@@ -167,7 +167,7 @@ func cmdLogout(ctx context.Context, args []string, env *Env) error {
 
 func cmdWhoami(ctx context.Context, args []string, env *Env) error {
 	fs, c := newFlags("whoami", "whoami [--json]", env)
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	cl, _, err := c.session(ctx)
@@ -188,7 +188,7 @@ func cmdWhoami(ctx context.Context, args []string, env *Env) error {
 
 func cmdDevices(ctx context.Context, args []string, env *Env) error {
 	fs, c := newFlags("devices", "devices [--json] | devices revoke DEVICE_ID", env)
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	cl, _, err := c.session(ctx)
@@ -253,7 +253,7 @@ func resolveChat(ctx context.Context, cl *client.Client, ref string) (*api.Conve
 
 func cmdChats(ctx context.Context, args []string, env *Env) error {
 	fs, c := newFlags("chats", "chats [--json]", env)
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	cl, _, err := c.session(ctx)
@@ -302,7 +302,7 @@ CHAT is a conversation id or its unique name.`)
 	default:
 		return &exitError{2, fmt.Errorf("unknown subcommand %q: new, show, add or remove", sub)}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	cl, _, err := c.session(ctx)
@@ -386,7 +386,7 @@ CHAT is a conversation id or its unique name.`)
 func cmdSend(ctx context.Context, args []string, env *Env) error {
 	fs, c := newFlags("send", "send CHAT TEXT   (TEXT '-' reads standard input)", env)
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up retrying after this long")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {
@@ -481,7 +481,7 @@ func (c *common) show(ctx context.Context, nm *names, env api.Envelope) error {
 
 func cmdRead(ctx context.Context, args []string, env *Env) error {
 	fs, c := newFlags("read", "read CHAT [--json]", env)
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -532,7 +532,7 @@ func cmdRead(ctx context.Context, args []string, env *Env) error {
 
 func cmdListen(ctx context.Context, args []string, env *Env) error {
 	fs, c := newFlags("listen", "listen [--json]   (Ctrl-C ends)", env)
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	cl, _, err := c.session(ctx)

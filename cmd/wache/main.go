@@ -141,3 +141,26 @@ func describe(err error) string {
 	}
 	return err.Error()
 }
+
+// parseArgs parses flags wherever they stand, so that `wache read CHAT
+// --json` works as well as `wache read --json CHAT`. After "--" everything
+// is positional (for a text starting with "-").
+func parseArgs(fs *flag.FlagSet, args []string) error {
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			pos = append(pos, rest...)
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, pos...))
+}

@@ -49,7 +49,7 @@ func cmdServe(ctx context.Context, args []string, env *Env) error {
 	fs.Float64Var(&c.authRate, "auth-rate", 0.5, "login requests per second allowed per client address (burst 20)")
 	fs.StringVar(&c.logLevel, "log-level", envOr(env, "WACHE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", envOr(env, "WACHE_LOG_FORMAT", "text"), "text or json")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -98,6 +98,12 @@ func (s *Service) Create(ctx context.Context, actor *wache.User, r CreateRequest
 		ids = append(ids, u.ID)
 	}
 	if err := s.store.CreateConversation(ctx, c, members); err != nil {
+		if r.Kind == wache.ConvDirect && wache.ErrorCode(err) == wache.ECONFLICT {
+			// Created concurrently by the other side: use theirs.
+			if c, err := s.store.DirectConversation(ctx, actor.ID, others[0].ID); err == nil {
+				return c, true, nil
+			}
+		}
 		return nil, false, fmt.Errorf("create conversation: %w", err)
 	}
 	s.log.InfoContext(ctx, "conversation created", "conv", c.ID, "kind", c.Kind, "members", len(members), "by", actor.ID)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,10 +37,17 @@ type Server struct {
 
 	limiter *ipLimiter
 	httpm   *httpMetrics
+	once    sync.Once
+	handler http.Handler
 }
 
-// Handler returns the complete HTTP handler.
+// Handler returns the complete HTTP handler (built once).
 func (s *Server) Handler() http.Handler {
+	s.once.Do(func() { s.handler = s.build() })
+	return s.handler
+}
+
+func (s *Server) build() http.Handler {
 	if s.AuthRate <= 0 {
 		s.AuthRate, s.AuthBurst = 0.5, 20
 	}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wache/wache/internal/harness"
+)
+
+// cli runs one wache command as a user would and returns its outputs.
+type cli struct {
+	t   *testing.T
+	env map[string]string
+}
+
+func (c *cli) run(args ...string) (code int, stdout, stderr string) {
+	c.t.Helper()
+	var out, errb bytes.Buffer
+	env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return c.env[k] }}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code = run(ctx, args, env)
+	return code, out.String(), errb.String()
+}
+
+func (c *cli) ok(args ...string) string {
+	c.t.Helper()
+	code, out, errs := c.run(args...)
+	if code != 0 {
+		c.t.Fatalf("wache %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errs)
+	}
+	return out
+}
+
+// startServe runs `wache serve --demo` in-process on a free port.
+func startServe(t *testing.T) (url, data string) {
+	data = t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	env := &Env{Stdout: &out, Stderr: &bytes.Buffer{}, Getenv: func(string) string { return "" }}
+	go func() {
+		done <- serve(ctx, serveConfig{data: data, addr: "127.0.0.1:0", demo: true, brokerSpec: "inproc",
+			orgName: "Polizei", logLevel: "info", logFormat: "text", authRate: 1000}, env, ready)
+	}()
+	select {
+	case addr := <-ready:
+		url = "http://" + addr
+	case err := <-done:
+		t.Fatalf("serve: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve ended with %v", err)
+		}
+	})
+	if !strings.Contains(out.String(), "anna.schmidt@polizei.example") {
+		t.Errorf("serve --demo does not print the demo logins:\n%s", out.String())
+	}
+	return url, data
+}
+
+func login(t *testing.T, c *cli, data, email string) {
+	t.Helper()
+	out := c.ok("login", email) // not a terminal: requests the code and says how to go on
+	if !strings.Contains(out, "--code CODE") {
+		t.Fatalf("login without a terminal should explain the next step, got %q", out)
+	}
+	c.ok("login", "--code", harness.LatestCode(t, data, email), email)
+}
+
+func TestCLIConversation(t *testing.T) {
+	url, data := startServe(t)
+	anna := &cli{t: t, env: map[string]string{"WACHE_SERVER": url, "WACHE_HOME": filepath.Join(t.TempDir(), "anna")}}
+	ben := &cli{t: t, env: map[string]string{"WACHE_SERVER": url, "WACHE_HOME": filepath.Join(t.TempDir(), "ben")}}
+	login(t, anna, data, "anna.schmidt@polizei.example")
+	login(t, ben, data, "ben.mueller@polizei.example")
+
+	if out := anna.ok("chat", "new", "--name", "Streife 12", "--members", "ben.mueller@polizei.example"); !strings.Contains(out, "Created group") {
+		t.Fatalf("chat new: %q", out)
+	}
+	anna.ok("send", "Streife 12", "Treffpunkt Hauptbahnhof, Ausgang Nord")
+	anna.ok("send", "Streife 12", "Bitte quittieren")
+
+	var chats []struct {
+		Name   string `json:"name"`
+		Unread int    `json:"unread"`
+	}
+	if err := json.Unmarshal([]byte(ben.ok("chats", "--json")), &chats); err != nil {
+		t.Fatal(err)
+	}
+	if len(chats) != 1 || chats[0].Name != "Streife 12" || chats[0].Unread != 2 {
+		t.Fatalf("ben's chats: %+v", chats)
+	}
+	out := ben.ok("read", "Streife 12", "--json")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("read printed %d messages, want 2:\n%s", len(lines), out)
+	}
+	var m struct {
+		Sender, Text, Mode string
+		Seq                int64
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Text != "Treffpunkt Hauptbahnhof, Ausgang Nord" || m.Sender != "POKin Anna Schmidt" || m.Seq != 1 || m.Mode != "unencrypted-dev" {
+		t.Fatalf("first message: %+v", m)
+	}
+	if out := ben.ok("read", "Streife 12", "--json"); out != "" {
+		t.Fatalf("second read repeats messages: %q", out)
+	}
+	if err := json.Unmarshal([]byte(ben.ok("chats", "--json")), &chats); err != nil || chats[0].Unread != 0 {
+		t.Fatalf("unread after read: %+v %v", chats, err)
+	}
+
+	// Membership commands and their errors.
+	anna.ok("chat", "add", "Streife 12", "clara.wagner@polizei.example")
+	if out := anna.ok("chat", "show", "Streife 12"); !strings.Contains(out, "clara.wagner@polizei.example") {
+		t.Fatalf("chat show lacks the new member:\n%s", out)
+	}
+	anna.ok("chat", "remove", "Streife 12", "clara.wagner@polizei.example")
+	if code, _, errs := ben.run("chat", "add", "Streife 12", "deniz.yilmaz@polizei.example"); code == 0 || !strings.Contains(errs, "only admins") {
+		t.Fatalf("a member added someone: exit %d, %q", code, errs)
+	}
+	if out := ben.ok("devices"); !strings.Contains(out, "(this device)") {
+		t.Fatalf("devices: %q", out)
+	}
+	ben.ok("logout")
+	if code, _, errs := ben.run("chats"); code != 3 || !strings.Contains(errs, "not logged in") {
+		t.Fatalf("after logout: exit %d, %q", code, errs)
+	}
+}
+
+func TestCLIErrors(t *testing.T) {
+	home := t.TempDir()
+	c := &cli{t: t, env: map[string]string{"WACHE_HOME": home}}
+	for _, tc := range []struct {
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{[]string{"frobnicate"}, 2, "unknown command"},
+		{[]string{"chats"}, 3, "not logged in"},
+		{[]string{"login"}, 2, "expected one EMAIL"},
+		{[]string{"login", "a@b.c"}, 2, "which server"},
+		{[]string{"login", "--server", "ftp://x", "a@b.c"}, 2, "http(s) URL"},
+		{[]string{"login", "--server", "http://127.0.0.1:1", "anna@polizei.example"}, 4, "unreachable"},
+		{[]string{"send", "x"}, 2, "expected CHAT and TEXT"},
+		{[]string{"serve"}, 2, "--allowed-domains is required"},
+		{[]string{"serve", "--demo", "--tls-cert", "x"}, 2, "go together"},
+		{[]string{"serve", "--log-format", "xml", "--demo"}, 2, "text or json"},
+		{[]string{"chat", "rename"}, 2, "unknown subcommand"},
+	} {
+		code, _, errs := c.run(tc.args...)
+		if code != tc.wantCode || !strings.Contains(errs, tc.wantErr) {
+			t.Errorf("wache %s: exit %d %q; want %d and %q", strings.Join(tc.args, " "), code, errs, tc.wantCode, tc.wantErr)
+		}
+	}
+	if code, out, _ := c.run("--help"); code != 0 || !strings.Contains(out, "unencrypted-dev") {
+		t.Errorf("--help must work and warn about unencrypted-dev: %d %q", code, out)
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		wantJSON bool
+		wantPos  []string
+	}{
+		{[]string{"chat", "--json"}, true, []string{"chat"}},
+		{[]string{"--json", "chat"}, true, []string{"chat"}},
+		{[]string{"chat", "text"}, false, []string{"chat", "text"}},
+		{[]string{"chat", "--", "-5 Grad", "--json"}, false, []string{"chat", "-5 Grad", "--json"}},
+		{nil, false, nil},
+	} {
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		j := fs.Bool("json", false, "")
+		if err := parseArgs(fs, tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if *j != tc.wantJSON || strings.Join(fs.Args(), "|") != strings.Join(tc.wantPos, "|") {
+			t.Errorf("%q: json=%v pos=%q; want %v %q", tc.args, *j, fs.Args(), tc.wantJSON, tc.wantPos)
+		}
+	}
+}
