@@ -1,0 +1,445 @@
+package auskunft
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wache/wache/internal/auskunft/ident"
+	"github.com/wache/wache/internal/auskunft/match"
+)
+
+// Query kinds.
+const (
+	QueryPlate    = "plate"
+	QueryVIN      = "vin"
+	QueryDocument = "document"
+	QueryPerson   = "person"
+)
+
+// Mode is the depth of a query, as in German practice.
+type Mode string
+
+const (
+	// ModeWanted is the wanted check (Fahndungsabfrage): active alerts,
+	// officer-safety warnings and the identifying fields needed to act.
+	ModeWanted Mode = "wanted"
+	// ModeFull is full information (Vollauskunft): every stored record
+	// and alert, also expired ones, with all fields. Role-restricted.
+	ModeFull Mode = "full"
+)
+
+// Query is one Auskunft request.
+type Query struct {
+	Kind    string `json:"kind"`              // plate, vin, document, person
+	Text    string `json:"text,omitempty"`    // plate, VIN or document number
+	Surname string `json:"surname,omitempty"` // person search
+	Given   string `json:"given,omitempty"`   // person search, optional
+	DOB     string `json:"dob,omitempty"`     // person search, optional, YYYY-MM-DD
+	Mode    Mode   `json:"mode,omitempty"`    // default wanted
+	Purpose string `json:"purpose"`           // mandatory reason (§ 76 BDSG)
+	Limit   int    `json:"limit,omitempty"`   // person matches, default 10, at most 50
+}
+
+// Relations of a record to the query.
+const (
+	RelMatch     = "match"     // the queried subject
+	RelCandidate = "candidate" // a near miss (OCR confusion, other plate split)
+	RelHolder    = "holder"    // holder of a matched vehicle or document
+	RelHeld      = "held"      // vehicle or document of a matched person
+)
+
+// PersonRecord is a person as a source returns it.
+type PersonRecord struct {
+	Person
+	Score    float64 `json:"score,omitempty"` // 0..1 for name searches; 1 for exact relations
+	Relation string  `json:"relation"`
+}
+
+// VehicleRecord is a vehicle as a source returns it.
+type VehicleRecord struct {
+	Vehicle
+	Relation string `json:"relation"`
+}
+
+// DocumentRecord is a document as a source returns it.
+type DocumentRecord struct {
+	Document
+	Relation string `json:"relation"`
+}
+
+// Records is what one source answers: the records found and the records
+// related to them, with every alert on any of them. The service decides
+// what the caller sees.
+type Records struct {
+	Persons   []PersonRecord   `json:"persons,omitempty"`
+	Vehicles  []VehicleRecord  `json:"vehicles,omitempty"`
+	Documents []DocumentRecord `json:"documents,omitempty"`
+	Alerts    []Alert          `json:"alerts,omitempty"`
+	Truncated bool             `json:"truncated,omitempty"` // more candidates than searched: refine the query
+}
+
+// Source is a place that answers queries: the local store, or an external
+// system reached through a connector.
+type Source interface {
+	Name() string
+	Search(ctx context.Context, q Query) (*Records, error)
+}
+
+// Name implements Source.
+func (s *Store) Name() string { return "local" }
+
+// Search implements Source on the local database. q must be validated.
+func (s *Store) Search(ctx context.Context, q Query) (*Records, error) {
+	r := &Records{}
+	var err error
+	switch q.Kind {
+	case QueryPlate:
+		err = s.searchPlate(ctx, q, r)
+	case QueryVIN:
+		var vs []Vehicle
+		vs, err = s.queryVehicles(ctx, `vin = ? LIMIT 50`, ident.NormalizeVIN(q.Text))
+		for _, v := range vs {
+			r.Vehicles = append(r.Vehicles, VehicleRecord{v, RelMatch})
+		}
+	case QueryDocument:
+		keys := ident.DocKeys(q.Text)
+		var ds []Document
+		ds, err = s.queryDocuments(ctx, `number_key IN (`+inList(len(keys))+`) LIMIT 50`, anys(keys)...)
+		for _, d := range ds {
+			r.Documents = append(r.Documents, DocumentRecord{d, RelMatch})
+		}
+	case QueryPerson:
+		err = s.searchPerson(ctx, q, r)
+	default:
+		return nil, invalid("unknown query kind %q", q.Kind)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.related(ctx, q.Mode, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// searchPlate finds the plate and its OCR near misses. A vehicle whose
+// stored plate splits differently from the query (BA-B 123 vs B-AB 123)
+// is a candidate, not a match.
+func (s *Store) searchPlate(ctx context.Context, q Query, r *Records) error {
+	key := ident.PlateKey(q.Text)
+	keys := append([]string{key}, ident.PlateCandidates(key)...)
+	vs, err := s.queryVehicles(ctx, `plate_key IN (`+inList(len(keys))+`) LIMIT 100`, anys(keys)...)
+	if err != nil {
+		return err
+	}
+	asked := ident.ParsePlate(q.Text)
+	for _, v := range vs {
+		rel := RelCandidate
+		if ident.PlateKey(v.Plate) == key {
+			rel = RelMatch
+			stored := ident.ParsePlate(v.Plate)
+			if len(asked) == 1 && len(stored) == 1 && asked[0] != stored[0] {
+				rel = RelCandidate
+			}
+		}
+		r.Vehicles = append(r.Vehicles, VehicleRecord{v, rel})
+	}
+	// Exact matches first.
+	slices.SortStableFunc(r.Vehicles, func(a, b VehicleRecord) int {
+		return strings.Compare(relOrder(a.Relation), relOrder(b.Relation))
+	})
+	return nil
+}
+
+func relOrder(rel string) string {
+	if rel == RelMatch {
+		return "0"
+	}
+	return "1" + rel
+}
+
+// related adds holders, the records held by matched persons (full mode),
+// and every alert on any record in r.
+func (s *Store) related(ctx context.Context, mode Mode, r *Records) error {
+	have := map[string]bool{}
+	for _, p := range r.Persons {
+		have[p.ID] = true
+	}
+	var holders []string
+	for _, v := range r.Vehicles {
+		if v.Holder != "" && !have[v.Holder] && v.Relation == RelMatch {
+			have[v.Holder] = true
+			holders = append(holders, v.Holder)
+		}
+	}
+	for _, d := range r.Documents {
+		if d.Holder != "" && !have[d.Holder] && d.Relation == RelMatch {
+			have[d.Holder] = true
+			holders = append(holders, d.Holder)
+		}
+	}
+	if len(holders) > 0 {
+		ps, err := s.personsByIDs(ctx, holders)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			r.Persons = append(r.Persons, PersonRecord{Person: p, Score: 1, Relation: RelHolder})
+		}
+	}
+	if mode == ModeFull {
+		var matched []string
+		for _, p := range r.Persons {
+			if p.Relation == RelMatch {
+				matched = append(matched, p.ID)
+			}
+		}
+		if len(matched) > 0 {
+			vs, err := s.queryVehicles(ctx, `holder IN (`+inList(len(matched))+`) LIMIT 200`, anys(matched)...)
+			if err != nil {
+				return err
+			}
+			for _, v := range vs {
+				r.Vehicles = append(r.Vehicles, VehicleRecord{v, RelHeld})
+			}
+			ds, err := s.queryDocuments(ctx, `holder IN (`+inList(len(matched))+`) LIMIT 200`, anys(matched)...)
+			if err != nil {
+				return err
+			}
+			for _, d := range ds {
+				r.Documents = append(r.Documents, DocumentRecord{d, RelHeld})
+			}
+		}
+	}
+	ids := map[string][]string{}
+	for _, p := range r.Persons {
+		ids[KindPerson] = append(ids[KindPerson], p.ID)
+	}
+	for _, v := range r.Vehicles {
+		ids[KindVehicle] = append(ids[KindVehicle], v.ID)
+	}
+	for _, d := range r.Documents {
+		ids[KindDocument] = append(ids[KindDocument], d.ID)
+	}
+	for _, kind := range []string{KindPerson, KindVehicle, KindDocument} {
+		as, err := s.alertsOn(ctx, kind, ids[kind])
+		if err != nil {
+			return err
+		}
+		r.Alerts = append(r.Alerts, as...)
+	}
+	return nil
+}
+
+// candidateCap bounds each candidate query of a person search; a query
+// that reaches it marks the result truncated (refine with given name or
+// date of birth).
+const candidateCap = 1000
+
+// searchPerson narrows by indexed keys and ranks in Go. Candidates come
+// from the surname's phonetic code, a prefix of the transliterated surname
+// (both combined with the first given name's code when one is given), and
+// the date of birth with day and month also swapped.
+func (s *Store) searchPerson(ctx context.Context, q Query, r *Records) error {
+	fold := match.Fold(q.Surname)
+	phon := match.Koelner(q.Surname)
+	gphon := match.Koelner(firstToken(q.Given))
+	prefix := fold[:min(3, len(fold))]
+	type cq struct {
+		where string
+		args  []any
+		limit int
+	}
+	var qs []cq
+	if gphon != "" {
+		qs = append(qs,
+			cq{`n.phon = ? AND n.gphon = ?`, []any{phon, gphon}, candidateCap},
+			cq{`n.gphon = ? AND n.fold >= ? AND n.fold < ?`, []any{gphon, prefix, prefix + "["}, candidateCap},
+			// The given name may be misspelt beyond its phonetic code, or be a second given name.
+			cq{`n.phon = ? AND n.fold = ?`, []any{phon, fold}, candidateCap / 2},
+		)
+	} else {
+		qs = append(qs,
+			cq{`n.phon = ?`, []any{phon}, candidateCap},
+			cq{`n.fold >= ? AND n.fold < ?`, []any{prefix, prefix + "["}, candidateCap},
+		)
+	}
+	seen := map[string]bool{}
+	var cands []Person
+	for _, c := range qs {
+		ps, err := s.queryPersons(ctx, `SELECT `+personCols+` FROM ak_name n JOIN ak_person p ON p.id = n.person_id WHERE `+c.where+` LIMIT ?`,
+			append(c.args, c.limit)...)
+		if err != nil {
+			return err
+		}
+		if len(ps) >= c.limit {
+			r.Truncated = true
+		}
+		for _, p := range ps {
+			if !seen[p.ID] {
+				seen[p.ID] = true
+				cands = append(cands, p)
+			}
+		}
+	}
+	if q.DOB != "" {
+		dobs := []any{q.DOB}
+		if sw, ok := swapDayMonth(q.DOB); ok {
+			dobs = append(dobs, sw)
+		}
+		ps, err := s.queryPersons(ctx, `SELECT `+personCols+` FROM ak_person p WHERE p.dob IN (`+inList(len(dobs))+`) LIMIT ?`,
+			append(dobs, candidateCap*2)...)
+		if err != nil {
+			return err
+		}
+		if len(ps) >= candidateCap*2 {
+			r.Truncated = true
+		}
+		for _, p := range ps {
+			if !seen[p.ID] {
+				seen[p.ID] = true
+				cands = append(cands, p)
+			}
+		}
+	}
+	sq := newPersonQuery(q)
+	for _, p := range cands {
+		if sc := sq.score(&p); sc >= minScore {
+			r.Persons = append(r.Persons, PersonRecord{Person: p, Score: sc, Relation: RelMatch})
+		}
+	}
+	slices.SortStableFunc(r.Persons, func(a, b PersonRecord) int {
+		switch {
+		case a.Score > b.Score:
+			return -1
+		case a.Score < b.Score:
+			return 1
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 10
+	}
+	if len(r.Persons) > limit {
+		r.Persons = r.Persons[:limit]
+	}
+	return nil
+}
+
+// swapDayMonth returns the date with day and month exchanged when that is
+// another valid date (1970-05-03 ↔ 1970-03-05).
+func swapDayMonth(dob string) (string, bool) {
+	if len(dob) != 10 || dob[5:7] == dob[8:10] {
+		return "", false
+	}
+	sw := dob[:5] + dob[8:10] + "-" + dob[5:7]
+	if _, err := time.Parse("2006-01-02", sw); err != nil {
+		return "", false
+	}
+	return sw, true
+}
+
+// minScore is the least score a person match needs to be shown.
+const minScore = 0.6
+
+// personQuery holds the query's normalised forms for scoring.
+type personQuery struct {
+	fold, phon string
+	given      []string
+	dob        string
+	swapped    string
+}
+
+func newPersonQuery(q Query) *personQuery {
+	pq := &personQuery{fold: match.Fold(q.Surname), phon: match.Koelner(q.Surname), given: match.Tokens(q.Given), dob: q.DOB}
+	pq.swapped, _ = swapDayMonth(q.DOB)
+	return pq
+}
+
+// score rates a candidate in [0, 1]: surname (best of surname, birth name
+// and aliases; a phonetic match counts as close), given names (each asked
+// name against the best of the person's), and date of birth (exact,
+// day/month swapped, or one digit off), weighted 0.55 / 0.25 / 0.20 over
+// the criteria the query gave.
+func (pq *personQuery) score(p *Person) float64 {
+	sur := 0.0
+	var bestGiven string = p.GivenNames
+	try := func(surname, given string) {
+		f := match.Fold(surname)
+		s := match.Similarity(pq.fold, f)
+		if s < 0.9 && pq.phon != "" && match.Koelner(surname) == pq.phon {
+			s = 0.9
+		}
+		if s > sur {
+			sur = s
+			if given != "" {
+				bestGiven = given
+			}
+		}
+	}
+	try(p.Surname, p.GivenNames)
+	if p.BirthName != "" {
+		try(p.BirthName, p.GivenNames)
+	}
+	for _, a := range p.Aliases {
+		try(splitAlias(a))
+	}
+	total, weight := 0.55*sur, 0.55
+	if len(pq.given) > 0 {
+		have := match.Tokens(bestGiven)
+		g := 0.0
+		if len(have) > 0 {
+			for _, w := range pq.given {
+				best := 0.0
+				for _, h := range have {
+					best = max(best, match.Similarity(w, h))
+				}
+				g += best
+			}
+			g /= float64(len(pq.given))
+		}
+		total += 0.25 * g
+		weight += 0.25
+	}
+	if pq.dob != "" {
+		d := 0.0
+		switch {
+		case p.DOB == "":
+			d = 0.3 // unknown: neither for nor against
+		case p.DOB == pq.dob:
+			d = 1
+		case p.DOB == pq.swapped:
+			d = 0.85
+		case oneDigitOff(p.DOB, pq.dob):
+			d = 0.6
+		}
+		total += 0.20 * d
+		weight += 0.20
+	}
+	return float64(int(total/weight*1000+0.5)) / 1000
+}
+
+// oneDigitOff reports whether two dates differ in exactly one digit (a
+// typing error) or in two adjacent transposed digits.
+func oneDigitOff(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	var diff []int
+	for i := 0; i < len(a); i++ {
+		if a[i] != b[i] {
+			diff = append(diff, i)
+		}
+	}
+	switch len(diff) {
+	case 1:
+		return true
+	case 2:
+		i, j := diff[0], diff[1]
+		return j == i+1 && a[i] == b[j] && a[j] == b[i]
+	}
+	return false
+}
