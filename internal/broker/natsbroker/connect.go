@@ -191,7 +191,7 @@ func (b *Broker) natsOptions() []nats.Option {
 			// that means the router's inbox overflowed: it got no CPU.
 			if errors.Is(err, nats.ErrSlowConsumer) && sub != nil {
 				b.log.Warn("broker: messages arrive faster than they can be routed; dropping",
-					"pattern", strings.TrimPrefix(sub.Subject, b.prefix), "inbox", inboxSize)
+					"pattern", strings.TrimPrefix(sub.Subject, b.prefix), "inbox", cap(b.inbox))
 				return
 			}
 			b.log.Error("broker: NATS error", "error", err)

@@ -64,6 +64,8 @@ type Options struct {
 	// reach their handlers.
 	DrainTimeout time.Duration
 	Logger       *slog.Logger
+
+	inbox int // tests only: capacity of the router's inbox
 }
 
 func (o *Options) fill() error {
@@ -81,6 +83,9 @@ func (o *Options) fill() error {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.inbox <= 0 {
+		o.inbox = inboxSize
 	}
 	return nil
 }
@@ -106,7 +111,7 @@ type Broker struct {
 	mu      sync.RWMutex
 	groups  map[string]*group // by pattern
 	bySub   map[*nats.Subscription]*group
-	retired uint64 // NATS-level drops of groups that are gone
+	retired uint64 // inbox drops of groups that are gone, per subscription
 }
 
 // group is the one NATS subscription for a pattern and the local
@@ -116,6 +121,28 @@ type group struct {
 	ns      *nats.Subscription
 	subs    []*subscription // copy-on-write: the router reads it unlocked
 	ready   chan struct{}   // closed once the server has seen the interest
+
+	// A message NATS drops at a full inbox is lost to every subscription
+	// of the group; drops count per subscription, as in the queues.
+	folded uint64 // weighted drops up to the last change of subs
+	seen   int    // ns.Dropped() at that change
+}
+
+// fold brings g.folded up to date before g.subs changes; b.mu is held.
+func (g *group) fold() {
+	if d, err := g.ns.Dropped(); err == nil && d > g.seen {
+		g.folded += uint64(d-g.seen) * uint64(len(g.subs))
+		g.seen = d
+	}
+}
+
+// drops is g's weighted drop count; b.mu is held (read suffices).
+func (g *group) drops() uint64 {
+	n := g.folded
+	if d, err := g.ns.Dropped(); err == nil && d > g.seen {
+		n += uint64(d-g.seen) * uint64(len(g.subs))
+	}
+	return n
 }
 
 var _ broker.Broker = (*Broker)(nil)
@@ -126,7 +153,7 @@ func newBroker(opts Options) *Broker {
 		opts:       opts,
 		log:        opts.Logger,
 		d:          dispatch.New(dispatch.Options{QueueMessages: opts.QueueMessages, QueueBytes: opts.QueueBytes, Logger: opts.Logger}),
-		inbox:      make(chan *nats.Msg, inboxSize),
+		inbox:      make(chan *nats.Msg, opts.inbox),
 		stopRouter: make(chan struct{}),
 		routerDone: make(chan struct{}),
 		connClosed: make(chan struct{}),
@@ -172,15 +199,14 @@ func (b *Broker) deliver(m *nats.Msg) {
 }
 
 // Dropped returns how many messages were dropped because a subscription's
-// queue (or the router's inbox) was full.
+// queue (or the router's inbox) was full, counting one per subscription that
+// missed the message.
 func (b *Broker) Dropped() uint64 {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	n := b.d.Dropped() + b.retired
 	for _, g := range b.groups {
-		if d, err := g.ns.Dropped(); err == nil {
-			n += uint64(d)
-		}
+		n += g.drops()
 	}
 	return n
 }
@@ -252,6 +278,7 @@ func (b *Broker) Subscribe(pattern string, h broker.Handler) (broker.Subscriptio
 		b.bySub[ns] = g
 	}
 	s := &subscription{b: b, g: g, q: b.d.NewSub(pattern, h)}
+	g.fold()
 	g.subs = append(slices.Clip(g.subs), s)
 	b.mu.Unlock()
 
@@ -279,6 +306,9 @@ func (b *Broker) Close() error {
 		deadline := time.Now().Add(b.opts.DrainTimeout)
 		b.mu.Lock()
 		b.closing.Store(true) // under mu: no Subscribe is half-way
+		for _, g := range b.groups {
+			g.fold() // NATS forgets the counts when the connection closes
+		}
 		b.mu.Unlock()
 
 		// Drain: unsubscribe at the server, take in what it already sent,
@@ -307,6 +337,7 @@ func (b *Broker) Close() error {
 			for _, s := range g.subs {
 				s.q.Stop()
 			}
+			b.retired += g.folded
 		}
 		clear(b.groups)
 		clear(b.bySub)
@@ -337,15 +368,14 @@ func (s *subscription) Unsubscribe() error {
 	s.q.Stop()
 	b, g := s.b, s.g
 	b.mu.Lock()
+	g.fold()
 	g.subs = slices.DeleteFunc(slices.Clone(g.subs), func(x *subscription) bool { return x == s })
 	var ns *nats.Subscription
 	if len(g.subs) == 0 && b.groups[g.pattern] == g {
 		// The last local subscriber of the pattern: drop the interest.
 		delete(b.groups, g.pattern)
 		delete(b.bySub, g.ns)
-		if d, err := g.ns.Dropped(); err == nil {
-			b.retired += uint64(d)
-		}
+		b.retired += g.folded
 		ns = g.ns
 	}
 	b.mu.Unlock()

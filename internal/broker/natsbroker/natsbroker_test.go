@@ -309,3 +309,37 @@ func TestOneInterestPerPattern(t *testing.T) {
 		t.Fatalf("after every subscription left: %d NATS subscriptions, %d groups, %d routes", n, len(b.groups), len(b.bySub))
 	}
 }
+
+// TestInboxOverflow: when the router falls behind, NATS drops at the inbox,
+// and each drop counts once for every subscription that missed it.
+func TestInboxOverflow(t *testing.T) {
+	const n = 10
+	b := embedded(t, Options{inbox: 2})
+	r1, r2 := brokertest.NewRecorder(), brokertest.NewRecorder()
+	brokertest.Subscribe(t, b, "d.x", r1.Handler)
+	brokertest.Subscribe(t, b, "d.x", r2.Handler)
+	b.mu.Lock() // stalls the router at its first message
+	for i := range n {
+		brokertest.Publish(t, b, "d.x", fmt.Sprint(i))
+	}
+	// The server answers the flush after it sent us every message, so all
+	// of them have been queued or dropped when Flush returns.
+	err := b.nc.Flush()
+	b.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokertest.Eventually(t, "delivered + dropped to add up", func() bool {
+		return len(r1.Msgs())+len(r2.Msgs())+int(b.Dropped()) == 2*n
+	})
+	// At most the router's message and two in the inbox got through.
+	if d := b.Dropped(); d < 2*(n-3) {
+		t.Fatalf("dropped %d, want at least %d", d, 2*(n-3))
+	}
+	if !slices.Equal(r1.Data(), r2.Data()) {
+		t.Fatalf("subscribers of one pattern got different messages: %q, %q", r1.Data(), r2.Data())
+	}
+	if got := r1.Data(); len(got) == 0 || got[0] != "0" {
+		t.Fatalf("got %q, want the first message to arrive", got)
+	}
+}
