@@ -394,18 +394,18 @@ func testReentrant(t *testing.T, b broker.Broker) {
 	var mu sync.Mutex
 	lateRec := NewRecorder()
 	Subscribe(t, b, "re.in", func(subject string, data []byte) {
-		if err := b.Publish(context.Background(), "re.out", data); err != nil {
-			t.Errorf("Publish from handler: %v", err)
-		}
 		mu.Lock()
-		defer mu.Unlock()
 		if late == nil {
 			s, err := b.Subscribe("re.late", lateRec.Handler)
 			if err != nil {
 				t.Errorf("Subscribe from handler: %v", err)
-				return
 			}
 			late = s
+		}
+		mu.Unlock()
+		// Published after subscribing: once "ping" is out, re.late is live.
+		if err := b.Publish(context.Background(), "re.out", data); err != nil {
+			t.Errorf("Publish from handler: %v", err)
 		}
 	})
 	Publish(t, b, "re.in", "ping")
@@ -416,6 +416,9 @@ func testReentrant(t *testing.T, b broker.Broker) {
 	lateRec.WaitData(t, "hello")
 	mu.Lock()
 	defer mu.Unlock()
+	if late == nil {
+		t.Fatal("handler did not subscribe")
+	}
 	if err := late.Unsubscribe(); err != nil {
 		t.Fatal(err)
 	}
