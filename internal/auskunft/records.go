@@ -427,6 +427,10 @@ func (o *op) id() string {
 // decodeLine parses and validates one JSON Lines record. Unknown fields are
 // refused so that a misspelt field name does not silently drop data.
 func decodeLine(b []byte, today string) (*op, error) {
+	// encoding/json would quietly turn bad bytes into U+FFFD.
+	if !utf8.Valid(b) {
+		return nil, invalid("line is not valid UTF-8")
+	}
 	var head struct {
 		Kind string `json:"kind"`
 	}

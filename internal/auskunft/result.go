@@ -109,6 +109,11 @@ type Candidate struct {
 	Reason string `json:"reason"` // "ocr" (confusable characters) or "split" (other district split)
 }
 
+// StrongScore is the least score of a person match that is shown in a
+// wanted check and can make a hit; weaker matches appear in full
+// information only, as possible matches.
+const StrongScore = 0.85
+
 // sourced tags the records of one source with its name.
 type sourced struct {
 	name string
@@ -152,15 +157,20 @@ func build(q Query, day string, srcs []sourced) *Result {
 	}
 	// Which subjects the caller may see alerts on.
 	shown := map[key]bool{}
+	// Only alerts on what was asked about (and its holder) make a hit: not
+	// those on records held by a matched person, nor on weak matches.
+	hitSubject := map[key]bool{}
 	for _, s := range srcs {
 		for _, p := range s.recs.Persons {
 			k := key{s.name, KindPerson, p.ID}
 			if p.Relation == RelHeld || p.Relation == RelCandidate {
 				continue
 			}
-			if !full && !active[k] && len(p.Warnings) == 0 {
+			weak := p.Relation == RelMatch && p.Score < StrongScore
+			if !full && (weak || !active[k] && len(p.Warnings) == 0) {
 				continue
 			}
+			hitSubject[k] = !weak
 			shown[k] = true
 			v := PersonView{ID: p.ID, Surname: p.Surname, GivenNames: p.GivenNames, DOB: p.DOB,
 				Nationality: p.Nationality, Sex: p.Sex, Warnings: p.Warnings, Score: p.Score, Relation: p.Relation, Source: tag(s.name)}
@@ -183,6 +193,7 @@ func build(q Query, day string, srcs []sourced) *Result {
 				continue
 			}
 			shown[k] = true
+			hitSubject[k] = v.Relation == RelMatch
 			res.Vehicles = append(res.Vehicles, VehicleView{ID: v.ID, Plate: v.Plate, VIN: v.VIN, Make: v.Make, Model: v.Model,
 				Colour: v.Colour, Holder: v.Holder, Relation: v.Relation, Source: tag(s.name)})
 		}
@@ -192,6 +203,7 @@ func build(q Query, day string, srcs []sourced) *Result {
 				continue
 			}
 			shown[k] = true
+			hitSubject[k] = d.Relation == RelMatch
 			res.Documents = append(res.Documents, DocumentView{ID: d.ID, Type: d.Type, Number: d.Number, IssuingState: d.IssuingState,
 				Expiry: d.Expiry, Expired: d.Expiry != "" && d.Expiry < day, Holder: d.Holder, Relation: d.Relation, Source: tag(s.name)})
 		}
@@ -210,7 +222,7 @@ func build(q Query, day string, srcs []sourced) *Result {
 				v.ValidFrom = a.ValidFrom
 			}
 			res.Alerts = append(res.Alerts, v)
-			if act {
+			if act && hitSubject[k] {
 				res.Hit = true
 			}
 		}

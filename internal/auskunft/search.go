@@ -128,16 +128,31 @@ func (s *Store) Search(ctx context.Context, q Query) (*Records, error) {
 // stored plate splits differently from the query (BA-B 123 vs B-AB 123)
 // is a candidate, not a match.
 func (s *Store) searchPlate(ctx context.Context, q Query, r *Records) error {
+	// The keys the plate was meant as: as typed, and as parsed (MUE-AB 1 is MÜ-AB 1).
 	key := ident.PlateKey(q.Text)
-	keys := append([]string{key}, ident.PlateCandidates(key)...)
+	asked := ident.ParsePlate(q.Text)
+	exact := map[string]bool{key: true}
+	keys := []string{key}
+	for _, p := range asked {
+		if k := p.Key(); !exact[k] {
+			exact[k] = true
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range slices.Clone(keys) {
+		for _, c := range ident.PlateCandidates(k) {
+			if !exact[c] && !slices.Contains(keys, c) {
+				keys = append(keys, c)
+			}
+		}
+	}
 	vs, err := s.queryVehicles(ctx, `plate_key IN (`+inList(len(keys))+`) LIMIT 100`, anys(keys)...)
 	if err != nil {
 		return err
 	}
-	asked := ident.ParsePlate(q.Text)
 	for _, v := range vs {
 		rel := RelCandidate
-		if ident.PlateKey(v.Plate) == key {
+		if exact[ident.PlateKey(v.Plate)] {
 			rel = RelMatch
 			stored := ident.ParsePlate(v.Plate)
 			if len(asked) == 1 && len(stored) == 1 && asked[0] != stored[0] {
