@@ -181,7 +181,9 @@ func TestImportFixture(t *testing.T) {
 
 func TestImportRejectsBadLines(t *testing.T) {
 	big := strings.Repeat("x", 1_000_000)
-	good := func(id string) string { return `{"kind":"person","id":"` + id + `","surname":"Gut","dob":"1970-01-01"}` }
+	good := func(id string) string {
+		return `{"kind":"person","id":"` + id + `","surname":"Gut","dob":"1970-01-01"}`
+	}
 	cases := []struct {
 		name, line, msg string
 	}{

@@ -19,11 +19,15 @@ func ids[T any](xs []T, id func(T) string) []string {
 	return out
 }
 
-func alertIDs(r *Result) []string   { return ids(r.Alerts, func(a AlertView) string { return a.ID }) }
-func personIDs(r *Result) []string  { return ids(r.Persons, func(p PersonView) string { return p.ID }) }
-func vehicleIDs(r *Result) []string { return ids(r.Vehicles, func(v VehicleView) string { return v.ID }) }
-func docIDs(r *Result) []string     { return ids(r.Documents, func(d DocumentView) string { return d.ID }) }
-func warnCodes(r *Result) []string  { return ids(r.Warnings, func(w WarningView) string { return w.Code }) }
+func alertIDs(r *Result) []string  { return ids(r.Alerts, func(a AlertView) string { return a.ID }) }
+func personIDs(r *Result) []string { return ids(r.Persons, func(p PersonView) string { return p.ID }) }
+func vehicleIDs(r *Result) []string {
+	return ids(r.Vehicles, func(v VehicleView) string { return v.ID })
+}
+func docIDs(r *Result) []string { return ids(r.Documents, func(d DocumentView) string { return d.ID }) }
+func warnCodes(r *Result) []string {
+	return ids(r.Warnings, func(w WarningView) string { return w.Code })
+}
 
 func TestExactQueries(t *testing.T) {
 	cases := []struct {
@@ -67,7 +71,7 @@ func TestExactQueries(t *testing.T) {
 		},
 		{
 			name: "unknown plate", caller: officer,
-			q:   Query{Kind: QueryPlate, Text: "HH-ZZ 999"},
+			q: Query{Kind: QueryPlate, Text: "HH-ZZ 999"},
 		},
 		{
 			name: "vin with spaces, lower case and O for 0", caller: officer,
