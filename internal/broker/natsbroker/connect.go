@@ -85,6 +85,9 @@ func Connect(ctx context.Context, urls string, opts Options) (*Broker, error) {
 		case <-ctx.Done():
 			b.closing.Store(true)
 			nc.Close()
+			if last, _ := b.lastErr.Load().(string); last != "" {
+				return nil, wache.Errorf(wache.EUNAVAILABLE, "natsbroker: no connection to %s: %v (last error: %s)", shown, ctx.Err(), last)
+			}
 			return nil, wache.Errorf(wache.EUNAVAILABLE, "natsbroker: no connection to %s: %v", shown, ctx.Err())
 		case <-t.C:
 		}
@@ -163,6 +166,7 @@ func (b *Broker) natsOptions() []nats.Option {
 		nats.PingInterval(20 * time.Second),
 		nats.DrainTimeout(b.opts.DrainTimeout),
 		nats.ConnectHandler(func(nc *nats.Conn) {
+			b.lastErr.Store("")
 			b.log.Info("broker: connected to NATS", "server", nc.ConnectedUrlRedacted())
 		}),
 		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
@@ -172,9 +176,16 @@ func (b *Broker) natsOptions() []nats.Option {
 			b.log.Warn("broker: disconnected from NATS; reconnecting", "error", err)
 		}),
 		nats.ReconnectErrHandler(func(nc *nats.Conn, err error) {
+			// Attempts repeat forever: log each new kind of failure once.
+			msg := err.Error()
+			if prev, _ := b.lastErr.Swap(msg).(string); prev != msg {
+				b.log.Warn("broker: cannot reach NATS; retrying", "error", err)
+				return
+			}
 			b.log.Debug("broker: NATS reconnect attempt failed", "error", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			b.lastErr.Store("")
 			b.log.Info("broker: reconnected to NATS", "server", nc.ConnectedUrlRedacted())
 		}),
 		nats.DiscoveredServersHandler(func(nc *nats.Conn) {

@@ -105,6 +105,7 @@ type Broker struct {
 	routerDone chan struct{}
 
 	closing    atomic.Bool
+	lastErr    atomic.Value // string: the last failed connection attempt
 	closeOnce  sync.Once
 	connClosed chan struct{} // closed by the NATS closed handler
 

@@ -220,6 +220,9 @@ func TestConnectUnreachable(t *testing.T) {
 	if strings.Contains(err.Error(), "secret") {
 		t.Fatalf("error shows the password: %v", err)
 	}
+	if !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("error does not say why: %v", err)
+	}
 }
 
 // startServer starts a NATS server on 127.0.0.1 (port -1: any free port).
