@@ -1,0 +1,143 @@
+package ocr
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wache/wache"
+	"github.com/wache/wache/internal/scan/mrz"
+	"github.com/wache/wache/internal/scan/synth"
+)
+
+var testNow = time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)
+
+func loadFonts(t testing.TB) *synth.Fonts {
+	f, err := synth.LoadFonts()
+	if err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	return f
+}
+
+// TestMRZAccuracy reads synthetic document photos at every distortion
+// level. By default it runs a few per level; WACHE_SCAN_ACCURACY_N=125
+// gives the full 500-document measurement. A document counts as right when
+// the result is valid and every MRZ character (so every field) matches the
+// ground truth. A wrong result reported as valid fails the test.
+func TestMRZAccuracy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("rendering photos is slow; skipped in -short")
+	}
+	fonts := loadFonts(t)
+	n := 4
+	if s := os.Getenv("WACHE_SCAN_ACCURACY_N"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	var table strings.Builder
+	fmt.Fprintf(&table, "| level | documents | all fields right | flagged invalid | not found | wrong but valid |\n|---|---|---|---|---|---|\n")
+	for li, lvl := range synth.Levels {
+		var right, flagged, notFound, wrongValid int
+		for i := 0; i < n; i++ {
+			rng := rand.New(rand.NewPCG(424242+uint64(li), uint64(i)))
+			doc := synth.RandomDoc(rng)
+			ph, err := synth.RenderDocument(fonts, doc, lvl, 1600, 1200, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := jpeg.Decode(bytes.NewReader(ph.JPEG))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := ReadMRZ(context.Background(), img, mrz.Options{Now: testNow})
+			switch {
+			case wache.ErrorCode(err) == wache.ENOTFOUND:
+				notFound++
+				continue
+			case err != nil:
+				t.Fatal(err)
+			}
+			same := strings.Join(r.Lines, "\n") == strings.Join(doc.Lines, "\n")
+			switch {
+			case r.Valid && same:
+				right++
+			case r.Valid:
+				wrongValid++
+				t.Errorf("%s #%d: wrong result reported valid:\n got %q\nwant %q", lvl.Name, i, r.Lines, doc.Lines)
+			default:
+				flagged++
+				if os.Getenv("WACHE_SCAN_VERBOSE") != "" {
+					t.Logf("%s #%d flagged:\n got %q\nwant %q", lvl.Name, i, r.Lines, doc.Lines)
+				}
+			}
+		}
+		fmt.Fprintf(&table, "| %s | %d | %d (%.1f %%) | %d | %d | %d |\n", lvl.Name, n, right, 100*float64(right)/float64(n), flagged, notFound, wrongValid)
+	}
+	t.Logf("MRZ accuracy (1600×1200 JPEG photos):\n%s", table.String())
+}
+
+func renderBench(b *testing.B, w, h int) []byte {
+	fonts := loadFonts(b)
+	rng := rand.New(rand.NewPCG(77, 78))
+	lvl, _ := synth.Level("phone")
+	for {
+		doc := synth.RandomDoc(rng)
+		ph, err := synth.RenderDocument(fonts, doc, lvl, w, h, rng)
+		if err != nil {
+			b.Fatal(err)
+		}
+		img, _ := jpeg.Decode(bytes.NewReader(ph.JPEG))
+		if r, err := ReadMRZ(context.Background(), img, mrz.Options{Now: testNow}); err == nil && r.Valid {
+			return ph.JPEG
+		}
+	}
+}
+
+// BenchmarkReadMRZ12MP measures decode + read of a 4000×3000 JPEG.
+func BenchmarkReadMRZ12MP(b *testing.B) {
+	data := renderBench(b, 4000, 3000)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		img, err := jpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ReadMRZ(context.Background(), img, mrz.Options{Now: testNow}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReadMRZ12MPDecoded leaves the JPEG decoding out.
+func BenchmarkReadMRZ12MPDecoded(b *testing.B) {
+	data := renderBench(b, 4000, 3000)
+	img, _ := jpeg.Decode(bytes.NewReader(data))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := ReadMRZ(context.Background(), img, mrz.Options{Now: testNow}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestReadMRZNoZone(t *testing.T) {
+	img := image.NewGray(image.Rect(0, 0, 640, 480))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	if _, err := ReadMRZ(context.Background(), img, mrz.Options{}); wache.ErrorCode(err) != wache.ENOTFOUND {
+		t.Errorf("err = %v, want not found", err)
+	}
+	tiny := image.NewGray(image.Rect(0, 0, 1, 1))
+	if _, err := ReadMRZ(context.Background(), tiny, mrz.Options{}); wache.ErrorCode(err) != wache.ENOTFOUND {
+		t.Errorf("1×1: err = %v", err)
+	}
+}

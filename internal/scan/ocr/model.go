@@ -1,0 +1,143 @@
+package ocr
+
+import (
+	_ "embed"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/wache/wache/internal/scan/mrz"
+)
+
+// Classes are the MRZ characters the classifier tells apart, in order.
+const Classes = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<"
+
+// modelBytes is the classifier written by tools/ocrbtemplates.
+//
+//go:embed ocrb.model
+var modelBytes []byte
+
+// Model is a linear softmax classifier over glyph features.
+type Model struct {
+	Classes string
+	// W holds, per class, NumFeatures weights and a bias.
+	W []float32
+}
+
+const modelMagic = "WOCRB1\n"
+
+// MarshalBinary encodes the model: magic, class string length and
+// classes, feature count, then little-endian float32 weights.
+func (m *Model) MarshalBinary() ([]byte, error) {
+	out := []byte(modelMagic)
+	out = append(out, byte(len(m.Classes)))
+	out = append(out, m.Classes...)
+	out = binary.LittleEndian.AppendUint16(out, NumFeatures)
+	for _, w := range m.W {
+		out = binary.LittleEndian.AppendUint32(out, math.Float32bits(w))
+	}
+	return out, nil
+}
+
+// UnmarshalBinary decodes a model.
+func (m *Model) UnmarshalBinary(b []byte) error {
+	if len(b) < len(modelMagic)+3 || string(b[:len(modelMagic)]) != modelMagic {
+		return errors.New("ocr: not a glyph model")
+	}
+	b = b[len(modelMagic):]
+	n := int(b[0])
+	if len(b) < 1+n+2 {
+		return errors.New("ocr: truncated glyph model")
+	}
+	m.Classes = string(b[1 : 1+n])
+	b = b[1+n:]
+	if nf := binary.LittleEndian.Uint16(b); nf != NumFeatures {
+		return fmt.Errorf("ocr: model has %d features, want %d", nf, NumFeatures)
+	}
+	b = b[2:]
+	want := n * (NumFeatures + 1)
+	if len(b) != 4*want {
+		return errors.New("ocr: glyph model size mismatch")
+	}
+	m.W = make([]float32, want)
+	for i := range m.W {
+		m.W[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return nil
+}
+
+var (
+	modelOnce sync.Once
+	model     *Model
+	modelErr  error
+)
+
+func defaultModel() (*Model, error) {
+	modelOnce.Do(func() {
+		m := &Model{}
+		if err := m.UnmarshalBinary(modelBytes); err != nil {
+			modelErr = fmt.Errorf("ocr: embedded glyph model: %w (run go run ./tools/ocrbtemplates)", err)
+			return
+		}
+		model = m
+	})
+	return model, modelErr
+}
+
+// Scores returns the log-probabilities of every class for features f.
+func (m *Model) Scores(f []float32) []float64 {
+	n := len(m.Classes)
+	out := make([]float64, n)
+	maxv := math.Inf(-1)
+	for c := 0; c < n; c++ {
+		w := m.W[c*(NumFeatures+1):]
+		s := w[NumFeatures]
+		for i, v := range f {
+			s += w[i] * v
+		}
+		out[c] = float64(s)
+		maxv = math.Max(maxv, out[c])
+	}
+	sum := 0.0
+	for _, v := range out {
+		sum += math.Exp(v - maxv)
+	}
+	lse := maxv + math.Log(sum)
+	for c := range out {
+		out[c] -= lse
+	}
+	return out
+}
+
+// classify returns the ranked readings of one cell for the MRZ parser:
+// cost is the log-probability gap to the best class.
+func (m *Model) classify(f []float32) mrz.Position {
+	sc := m.Scores(f)
+	type cs struct {
+		c byte
+		s float64
+	}
+	var all []cs
+	for i, s := range sc {
+		all = append(all, cs{m.Classes[i], s})
+	}
+	// Partial selection of the four best.
+	for i := 0; i < 4 && i < len(all); i++ {
+		for j := i + 1; j < len(all); j++ {
+			if all[j].s > all[i].s {
+				all[i], all[j] = all[j], all[i]
+			}
+		}
+	}
+	pos := mrz.Position{}
+	for i := 0; i < 4 && i < len(all); i++ {
+		cost := all[0].s - all[i].s
+		if i > 0 && cost > 12 {
+			break
+		}
+		pos = append(pos, mrz.Alt{Char: all[i].c, Cost: cost})
+	}
+	return pos
+}

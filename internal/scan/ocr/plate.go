@@ -1,0 +1,161 @@
+package ocr
+
+import (
+	"context"
+	_ "embed"
+	"image"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/wache/wache"
+	"github.com/wache/wache/internal/scan/plate"
+)
+
+// PlateClasses are the characters of German plates the plate classifier
+// tells apart. Umlauts (district codes such as GÖ) are not yet classes;
+// plate.Readings offers the umlaut reading of an OCR "GO".
+const PlateClasses = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+//go:embed din.model
+var plateModelBytes []byte
+
+var (
+	plateModelOnce sync.Once
+	plateModel     *Model
+	plateModelErr  error
+)
+
+func defaultPlateModel() (*Model, error) {
+	plateModelOnce.Do(func() {
+		m := &Model{}
+		if err := m.UnmarshalBinary(plateModelBytes); err != nil {
+			plateModelErr = err
+			return
+		}
+		plateModel = m
+	})
+	return plateModel, plateModelErr
+}
+
+// PlateGlyphs is one candidate text line of a plate photo: the features of
+// each glyph and whether a gap precedes it.
+type PlateGlyphs struct {
+	Features  [][]float32
+	GapBefore []bool
+}
+
+// ExtractPlates returns glyph features of the most plate-like text lines,
+// best first.
+func ExtractPlates(img image.Image, maxCands int) []PlateGlyphs {
+	p := prepare(img)
+	r := max(8, max(p.small.w, p.small.h)/50)
+	ink := binarize(p.small, r)
+	cs := components(ink, p.small.w, p.small.h, 200000)
+	lines := findLinesMin(cs, 3)
+	// Plate text: 3-10 glyphs, the tallest such line first.
+	var ls []textLine
+	for _, l := range lines {
+		if l.glyphs >= 3 && l.glyphs <= 12 && l.h >= 8 {
+			ls = append(ls, l)
+		}
+	}
+	sort.Slice(ls, func(i, j int) bool { return ls[i].h*float64(ls[i].glyphs) > ls[j].h*float64(ls[j].glyphs) })
+	var out []PlateGlyphs
+	for _, l := range ls {
+		if len(out) >= maxCands {
+			break
+		}
+		// Widen a little: the chain's ends are glyph boxes.
+		l.x0 -= 0.5 * l.h
+		l.x1 += 0.5 * l.h
+		l.x0 = math.Max(0, l.x0)
+		l.x1 = math.Min(float64(p.small.w-1), l.x1)
+		hFull := l.h * float64(p.factor)
+		k := max(1, int(hFull/(stripCap*1.5)))
+		s := sampleStrip(p.level(k), l, float64(p.factor)/float64(k))
+		if s == nil {
+			continue
+		}
+		if g := s.plateGlyphs(); len(g.Features) >= 3 {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// plateGlyphs segments the glyphs of a plate strip by connected ink.
+func (s *strip) plateGlyphs() PlateGlyphs {
+	bin := make([]bool, len(s.ink))
+	for i, v := range s.ink {
+		bin[i] = v > 0.45
+	}
+	cs := components(bin, s.w, s.h, 5000)
+	capH := float64(s.bot - s.top + 1)
+	var gl []comp
+	for _, c := range cs {
+		h := float64(c.h())
+		// Glyphs fill the capital band; seals, the EU band and dirt do not.
+		if h < 0.7*capH || h > 1.35*capH || float64(c.w()) > 1.1*capH || c.area < 10 {
+			continue
+		}
+		if c.minY > s.top+int(0.3*capH) || c.maxY < s.bot-int(0.3*capH) {
+			continue
+		}
+		gl = append(gl, c)
+	}
+	sort.Slice(gl, func(i, j int) bool { return gl[i].minX < gl[j].minX })
+	var g PlateGlyphs
+	for i, c := range gl {
+		f := make([]float32, NumFeatures)
+		s.features(c.bcx(), 0.8*capH, f)
+		g.Features = append(g.Features, f)
+		gap := i > 0 && float64(c.minX-gl[i-1].maxX) > 0.42*capH
+		g.GapBefore = append(g.GapBefore, gap)
+	}
+	return g
+}
+
+// PlateReading is what ReadPlate found.
+type PlateReading struct {
+	// Plate is the most likely valid reading, normalised ("K-AB 1234").
+	Plate string `json:"plate"`
+	// Candidates are all valid readings of the recognised text.
+	Candidates []plate.Plate `json:"candidates"`
+	// Text is the recognised characters, gaps as spaces.
+	Text string `json:"text"`
+}
+
+// ReadPlate finds and reads a German plate in a photo with the pure-Go
+// recogniser. ENOTFOUND when no valid plate text is found.
+func ReadPlate(ctx context.Context, img image.Image) (*PlateReading, error) {
+	m, err := defaultPlateModel()
+	if err != nil {
+		return nil, wache.Errorf(wache.EUNAVAILABLE, "plate recogniser model missing")
+	}
+	for _, g := range ExtractPlates(img, 4) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var b strings.Builder
+		for i, f := range g.Features {
+			if g.GapBefore[i] {
+				b.WriteByte(' ')
+			}
+			sc := m.Scores(f)
+			best := 0
+			for c := range sc {
+				if sc[c] > sc[best] {
+					best = c
+				}
+			}
+			b.WriteByte(m.Classes[best])
+		}
+		text := b.String()
+		if rs := plate.Readings(text); len(rs) > 0 {
+			return &PlateReading{Plate: rs[0].Plate, Candidates: rs, Text: text}, nil
+		}
+	}
+	return nil, wache.Errorf(wache.ENOTFOUND, "no licence plate found in the photo")
+}

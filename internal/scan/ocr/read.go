@@ -1,0 +1,192 @@
+package ocr
+
+import (
+	"context"
+	"image"
+	"math"
+
+	"github.com/wache/wache"
+	"github.com/wache/wache/internal/scan/mrz"
+)
+
+// locateMaxSide bounds the image side used to find the MRZ; larger photos
+// are box-shrunk first, which also keeps the time per 12 MP photo low.
+const locateMaxSide = 1700
+
+// pitchPerCap is the MRZ character pitch over the capital height (OCR-B
+// size I at 10 characters per inch: 2.54 mm over about 2.45 mm).
+const pitchPerCap = 1.04
+
+// Extraction is the glyph features of one MRZ candidate: per line, per
+// character cell, NumFeatures values.
+type Extraction struct {
+	Lines [][][]float32
+}
+
+// prepared holds an image ready for MRZ search.
+type prepared struct {
+	full   *gray
+	small  *gray
+	factor int
+	cache  map[int]*gray
+}
+
+func prepare(img image.Image) *prepared {
+	g := toGray(img)
+	f := (max(g.w, g.h) + locateMaxSide - 1) / locateMaxSide
+	p := &prepared{full: g, factor: max(f, 1), cache: map[int]*gray{1: g}}
+	p.small = shrink(g, p.factor)
+	p.cache[p.factor] = p.small
+	return p
+}
+
+// level returns the image shrunk by k (cached).
+func (p *prepared) level(k int) *gray {
+	if g, ok := p.cache[k]; ok {
+		return g
+	}
+	g := shrink(p.full, k)
+	p.cache[k] = g
+	return g
+}
+
+// extract finds MRZ candidates and samples their glyphs. flip reads the
+// zone upside down (a photo taken the wrong way round).
+func (p *prepared) extract(maxCands int) []Extraction {
+	r := max(8, max(p.small.w, p.small.h)/70)
+	ink := binarize(p.small, r)
+	cs := components(ink, p.small.w, p.small.h, 200000)
+	lines := findLines(cs)
+	cands := findMRZ(lines)
+	var out []Extraction
+	for _, c := range cands {
+		if len(out) >= maxCands {
+			break
+		}
+		if e, ok := p.sampleCandidate(c, false); ok {
+			out = append(out, e)
+		}
+		if e, ok := p.sampleCandidate(c, true); ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// sampleCandidate resamples the lines of one candidate and cuts cells.
+func (p *prepared) sampleCandidate(c mrzCandidate, flip bool) (Extraction, bool) {
+	var strips []*strip
+	for _, l := range c.lines {
+		hFull := l.h * float64(p.factor)
+		k := max(1, int(hFull/(stripCap*1.5)))
+		src := p.level(k)
+		s := sampleStrip(src, l, float64(p.factor)/float64(k))
+		if s == nil {
+			return Extraction{}, false
+		}
+		if flip {
+			s.rotate180()
+		}
+		strips = append(strips, s)
+	}
+	if flip {
+		for i, j := 0, len(strips)-1; i < j; i, j = i+1, j-1 {
+			strips[i], strips[j] = strips[j], strips[i]
+		}
+	}
+	n := 30
+	if len(strips) == 2 {
+		// 36 or 44 characters: judge from the glyph count of the chains.
+		est := float64(c.lines[0].glyphs+c.lines[1].glyphs) / 2
+		n = 36
+		if math.Abs(est-44) < math.Abs(est-36) {
+			n = 44
+		}
+	}
+	e := Extraction{}
+	for _, s := range strips {
+		prof := s.columns()
+		centres := fitGrid(prof, n, pitchPerCap, s.bot-s.top+1)
+		if centres == nil {
+			return Extraction{}, false
+		}
+		pitch := (centres[n-1] - centres[0]) / float64(n-1)
+		var cells [][]float32
+		for _, cx := range centres {
+			f := make([]float32, NumFeatures)
+			s.features(cx, pitch, f)
+			cells = append(cells, f)
+		}
+		e.Lines = append(e.Lines, cells)
+	}
+	return e, true
+}
+
+// rotate180 turns a strip upside down (the band flips with it).
+func (s *strip) rotate180() {
+	for i, j := 0, len(s.ink)-1; i < j; i, j = i+1, j-1 {
+		s.ink[i], s.ink[j] = s.ink[j], s.ink[i]
+	}
+	s.top, s.bot = s.h-1-s.bot, s.h-1-s.top
+}
+
+// ExtractMRZ returns the glyph features of up to maxCands MRZ candidates
+// (each also read upside down), best first. tools/ocrbtemplates trains the
+// classifier on them.
+func ExtractMRZ(img image.Image, maxCands int) []Extraction {
+	return prepare(img).extract(maxCands)
+}
+
+// ReadMRZ finds and reads the MRZ in a photo. It returns ENOTFOUND when no
+// zone is found; a zone whose check digits fail is returned with Valid
+// false. Candidates are tried best first and the first valid reading wins.
+func ReadMRZ(ctx context.Context, img image.Image, opt mrz.Options) (*mrz.Result, error) {
+	m, err := defaultModel()
+	if err != nil {
+		return nil, err
+	}
+	if opt.MaxRepairCost == 0 {
+		opt.MaxRepairCost = 8 // in nats of classifier evidence
+	}
+	if opt.Margin == 0 {
+		opt.Margin = 2
+	}
+	p := prepare(img)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	exts := p.extract(3)
+	var best *mrz.Result
+	bestScore := -1
+	for _, e := range exts {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		pos := make([][]mrz.Position, len(e.Lines))
+		for i, cells := range e.Lines {
+			for _, f := range cells {
+				pos[i] = append(pos[i], m.classify(f))
+			}
+		}
+		r, err := mrz.ParsePositions(pos, opt)
+		if err != nil {
+			continue
+		}
+		if r.Valid {
+			return r, nil
+		}
+		score := 0
+		for _, c := range r.Checks {
+			if c.OK {
+				score++
+			}
+		}
+		if score > bestScore {
+			best, bestScore = r, score
+		}
+	}
+	if best == nil {
+		return nil, wache.Errorf(wache.ENOTFOUND, "no machine-readable zone found in the photo")
+	}
+	return best, nil
+}

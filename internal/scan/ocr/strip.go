@@ -1,0 +1,263 @@
+package ocr
+
+import (
+	"math"
+	"sort"
+)
+
+// Strip geometry: a text line is resampled so that its capital height
+// becomes stripCap pixels, with room above and below.
+const (
+	stripCap = 24
+	stripH   = 52
+	featW    = 16
+	featH    = 20
+	// NumFeatures is the length of a glyph feature vector.
+	NumFeatures = featW * featH
+)
+
+// strip is one text line resampled straight, as ink density 0..1.
+type strip struct {
+	w, h     int
+	ink      []float32
+	top, bot int // the capital band
+}
+
+func (s *strip) at(x, y int) float32 { return s.ink[y*s.w+x] }
+
+// sampleStrip resamples the line l (coordinates scaled by scale into src)
+// into a straight strip.
+func sampleStrip(src *gray, l textLine, scale float64) *strip {
+	b := l.b
+	norm := math.Sqrt(1 + b*b)
+	ux, uy := 1/norm, b/norm
+	vx, vy := -b/norm, 1/norm
+	h := l.h * scale
+	x0, x1 := l.x0*scale, l.x1*scale
+	a := l.a * scale
+	// Start one height before the ink along the centre line.
+	px, py := x0, a+b*x0
+	px -= ux * h
+	py -= uy * h
+	length := (x1-x0)*norm + 2*h
+	k := h / stripCap // source pixels per strip pixel
+	s := &strip{w: int(length / k), h: stripH}
+	if s.w < 10 || s.w > 4000 {
+		return nil
+	}
+	raw := make([]float32, s.w*s.h)
+	for y := 0; y < s.h; y++ {
+		off := (float64(y) - float64(s.h)/2 + 0.5) * k
+		for x := 0; x < s.w; x++ {
+			t := (float64(x) + 0.5) * k
+			raw[y*s.w+x] = float32(src.sample(px+ux*t+vx*off, py+uy*t+vy*off))
+		}
+	}
+	s.ink = normalise(raw, s.w, s.h)
+	s.band()
+	return s
+}
+
+// normalise turns grey values into ink density using the local paper and
+// ink levels, so glare and shadows along the line do not matter.
+func normalise(raw []float32, w, h int) []float32 {
+	colBG := make([]float32, w)
+	colInk := make([]float32, w)
+	col := make([]float32, h)
+	for x := 0; x < w; x++ {
+		for y := 0; y < h; y++ {
+			col[y] = raw[y*w+x]
+		}
+		sort.Slice(col, func(i, j int) bool { return col[i] < col[j] })
+		colBG[x] = col[h*85/100]
+		colInk[x] = col[h*4/100]
+	}
+	bg := slidingMax(colBG, 14)
+	ink := slidingMin(colInk, 30)
+	out := make([]float32, w*h)
+	for x := 0; x < w; x++ {
+		c := bg[x] - ink[x]
+		if c < 18 {
+			continue // no contrast: no ink
+		}
+		for y := 0; y < h; y++ {
+			v := (bg[x] - raw[y*w+x]) / c
+			if v < 0 {
+				v = 0
+			} else if v > 1 {
+				v = 1
+			}
+			out[y*w+x] = v
+		}
+	}
+	return out
+}
+
+func slidingMax(v []float32, r int) []float32 {
+	out := make([]float32, len(v))
+	for i := range v {
+		m := v[i]
+		for j := max(0, i-r); j <= min(len(v)-1, i+r); j++ {
+			m = max(m, v[j])
+		}
+		out[i] = m
+	}
+	return out
+}
+
+func slidingMin(v []float32, r int) []float32 {
+	out := make([]float32, len(v))
+	for i := range v {
+		m := v[i]
+		for j := max(0, i-r); j <= min(len(v)-1, i+r); j++ {
+			m = min(m, v[j])
+		}
+		out[i] = m
+	}
+	return out
+}
+
+// band finds the rows of the capital band from the row profile.
+func (s *strip) band() {
+	prof := make([]float32, s.h)
+	var mx float32
+	for y := 0; y < s.h; y++ {
+		for x := 0; x < s.w; x++ {
+			prof[y] += s.ink[y*s.w+x]
+		}
+		mx = max(mx, prof[y])
+	}
+	c := s.h / 2
+	// Grow from the strongest row near the centre.
+	best := c
+	for y := c - 8; y <= c+8; y++ {
+		if prof[y] > prof[best] {
+			best = y
+		}
+	}
+	th := 0.3 * prof[best]
+	s.top, s.bot = best, best
+	for s.top > 0 && prof[s.top-1] >= th {
+		s.top--
+	}
+	for s.bot < s.h-1 && prof[s.bot+1] >= th {
+		s.bot++
+	}
+}
+
+// columns returns the ink column profile within the capital band.
+func (s *strip) columns() []float32 {
+	p := make([]float32, s.w)
+	for y := s.top; y <= s.bot; y++ {
+		for x := 0; x < s.w; x++ {
+			p[x] += s.ink[y*s.w+x]
+		}
+	}
+	return p
+}
+
+// inkExtent returns the first and last column with real ink.
+func inkExtent(p []float32) (int, int) {
+	var mx float32
+	for _, v := range p {
+		mx = max(mx, v)
+	}
+	xs, xe := -1, -1
+	for x, v := range p {
+		if v > 0.15*mx {
+			if xs < 0 {
+				xs = x
+			}
+			xe = x
+		}
+	}
+	return xs, xe
+}
+
+// fitGrid places n character cells along the strip: it searches pitch and
+// offset so that cell centres sit on ink and cell borders on gaps, then
+// moves each centre to the ink centroid near it.
+func fitGrid(p []float32, n int, pitchPerCap float64, capPx int) []float64 {
+	xs, xe := inkExtent(p)
+	if xs < 0 || xe-xs < n {
+		return nil
+	}
+	p0 := float64(xe-xs) / (float64(n) - 1 + 0.75)
+	_ = pitchPerCap
+	_ = capPx
+	sum := func(c, r float64) float64 {
+		a, b := int(math.Ceil(c-r)), int(math.Floor(c+r))
+		t := 0.0
+		for x := max(a, 0); x <= min(b, len(p)-1); x++ {
+			t += float64(p[x])
+		}
+		return t
+	}
+	bestScore := math.Inf(-1)
+	var bestO, bestP float64
+	o0 := float64(xs) + 0.375*p0
+	for pi := -8; pi <= 8; pi++ {
+		pp := p0 * (1 + float64(pi)*0.005)
+		for oi := -int(0.3 * p0); oi <= int(0.3*p0); oi++ {
+			o := o0 + float64(oi)
+			score := 0.0
+			for k := 0; k < n; k++ {
+				c := o + float64(k)*pp
+				score += sum(c, 0.2*pp) - 2*sum(c+0.5*pp, 0.08*pp)
+			}
+			if score > bestScore {
+				bestScore, bestO, bestP = score, o, pp
+			}
+		}
+	}
+	centres := make([]float64, n)
+	for k := 0; k < n; k++ {
+		c := bestO + float64(k)*bestP
+		// Ink centroid within the cell, limited shift.
+		a, b := int(c-0.45*bestP), int(c+0.45*bestP)
+		var sw, sx float64
+		for x := max(a, 0); x <= min(b, len(p)-1); x++ {
+			sw += float64(p[x])
+			sx += float64(p[x]) * float64(x)
+		}
+		if sw > 0 {
+			m := sx / sw
+			m = math.Max(c-0.2*bestP, math.Min(c+0.2*bestP, m))
+			c = m
+		}
+		centres[k] = c
+	}
+	return centres
+}
+
+// features samples the cell around centre c into a featW×featH vector.
+func (s *strip) features(c, pitch float64, out []float32) {
+	capH := float64(s.bot - s.top + 1)
+	y0 := float64(s.top) - 0.12*capH
+	y1 := float64(s.bot+1) + 0.12*capH
+	x0 := c - 0.5*pitch
+	fw := pitch / featW
+	fh := (y1 - y0) / featH
+	for j := 0; j < featH; j++ {
+		for i := 0; i < featW; i++ {
+			// Average of 2×2 samples in the feature cell.
+			var t float32
+			for sy := 0; sy < 2; sy++ {
+				for sx := 0; sx < 2; sx++ {
+					t += s.bilinear(x0+(float64(i)+0.25+0.5*float64(sx))*fw, y0+(float64(j)+0.25+0.5*float64(sy))*fh)
+				}
+			}
+			out[j*featW+i] = t / 4
+		}
+	}
+}
+
+func (s *strip) bilinear(x, y float64) float32 {
+	if x < 0 || y < 0 || x > float64(s.w-1) || y > float64(s.h-1) {
+		return 0
+	}
+	x0, y0 := int(x), int(y)
+	x1, y1 := min(x0+1, s.w-1), min(y0+1, s.h-1)
+	fx, fy := float32(x-float64(x0)), float32(y-float64(y0))
+	return (s.at(x0, y0)*(1-fx)+s.at(x1, y0)*fx)*(1-fy) + (s.at(x0, y1)*(1-fx)+s.at(x1, y1)*fx)*fy
+}

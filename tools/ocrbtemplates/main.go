@@ -1,0 +1,200 @@
+// Command ocrbtemplates builds the MRZ glyph classifier embedded in
+// internal/scan/ocr (ocrb.model): it renders synthetic documents with the
+// OCR-B font of Debian's fonts-ocr-b (through internal/scan/synth) under
+// every distortion level, cuts the glyph cells with the same code the
+// reader uses, and trains a linear softmax classifier on them. The seeds
+// differ from those of the accuracy tests.
+//
+//	go run ./tools/ocrbtemplates -docs 800 -out internal/scan/ocr/ocrb.model
+package main
+
+import (
+	"bytes"
+	"flag"
+	"image/jpeg"
+	"log"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/wache/wache/internal/scan/ocr"
+	"github.com/wache/wache/internal/scan/synth"
+)
+
+type sample struct {
+	f     []float32
+	label int
+}
+
+func main() {
+	docs := flag.Int("docs", 800, "synthetic documents to render")
+	out := flag.String("out", "internal/scan/ocr/ocrb.model", "model file to write")
+	seed := flag.Uint64("seed", 900001, "random seed (tests use other seeds)")
+	epochs := flag.Int("epochs", 20, "training epochs")
+	workers := flag.Int("workers", 2, "rendering goroutines")
+	kind := flag.String("kind", "mrz", "mrz (OCR-B, ocrb.model) or plate (DIN, din.model)")
+	flag.Parse()
+	classes := ocr.Classes
+	if *kind == "plate" {
+		classes = ocr.PlateClasses
+	}
+	fonts, err := synth.LoadFonts()
+	if err != nil {
+		log.Fatal(err)
+	}
+	var mu sync.Mutex
+	var samples []sample
+	var wg sync.WaitGroup
+	jobs := make(chan int)
+	for w := 0; w < *workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				rng := rand.New(rand.NewPCG(*seed, uint64(i)))
+				if *kind == "plate" {
+					local := plateSamples(fonts, rng, i)
+					mu.Lock()
+					samples = append(samples, local...)
+					mu.Unlock()
+					continue
+				}
+				doc := synth.RandomDoc(rng)
+				lvl := synth.Levels[i%len(synth.Levels)]
+				wd, ht := 1600, 1200
+				if i%3 == 0 {
+					wd, ht = 1280, 960
+				}
+				ph, err := synth.RenderDocument(fonts, doc, lvl, wd, ht, rng)
+				if err != nil {
+					log.Fatal(err)
+				}
+				img, err := jpeg.Decode(bytes.NewReader(ph.JPEG))
+				if err != nil {
+					log.Fatal(err)
+				}
+				ex := ocr.ExtractMRZ(img, 1)
+				if len(ex) == 0 || len(ex[0].Lines) != len(doc.Lines) || len(ex[0].Lines[0]) != len(doc.Lines[0]) {
+					continue
+				}
+				var local []sample
+				for li, line := range doc.Lines {
+					for ci := 0; ci < len(line); ci++ {
+						local = append(local, sample{f: ex[0].Lines[li][ci], label: strings.IndexByte(ocr.Classes, line[ci])})
+					}
+				}
+				mu.Lock()
+				samples = append(samples, local...)
+				mu.Unlock()
+			}
+		}()
+	}
+	for i := 0; i < *docs; i++ {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	log.Printf("%d glyph samples", len(samples))
+	rng := rand.New(rand.NewPCG(*seed, 1))
+	rng.Shuffle(len(samples), func(i, j int) { samples[i], samples[j] = samples[j], samples[i] })
+	nTest := len(samples) / 10
+	test, train := samples[:nTest], samples[nTest:]
+	m := trainSoftmax(train, classes, *epochs, rng)
+	log.Printf("train accuracy %.4f, held-out accuracy %.4f", accuracy(m, train), accuracy(m, test))
+	b, _ := m.MarshalBinary()
+	if err := os.WriteFile(*out, b, 0o644); err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("wrote %s (%d bytes)", *out, len(b))
+}
+
+func accuracy(m *ocr.Model, s []sample) float64 {
+	ok := 0
+	for _, x := range s {
+		sc := m.Scores(x.f)
+		best := 0
+		for c := range sc {
+			if sc[c] > sc[best] {
+				best = c
+			}
+		}
+		if best == x.label {
+			ok++
+		}
+	}
+	return float64(ok) / float64(len(s))
+}
+
+// trainSoftmax fits multinomial logistic regression by SGD with a decaying
+// step and a little L2 weight decay.
+func trainSoftmax(s []sample, classes string, epochs int, rng *rand.Rand) *ocr.Model {
+	nc, nf := len(classes), ocr.NumFeatures
+	w := make([]float64, nc*(nf+1))
+	p := make([]float64, nc)
+	for e := 0; e < epochs; e++ {
+		lr := 0.05 / (1 + 0.3*float64(e))
+		rng.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
+		for _, x := range s {
+			maxv := math.Inf(-1)
+			for c := 0; c < nc; c++ {
+				row := w[c*(nf+1):]
+				v := row[nf]
+				for i, f := range x.f {
+					v += row[i] * float64(f)
+				}
+				p[c] = v
+				maxv = math.Max(maxv, v)
+			}
+			sum := 0.0
+			for c := range p {
+				p[c] = math.Exp(p[c] - maxv)
+				sum += p[c]
+			}
+			for c := 0; c < nc; c++ {
+				g := p[c] / sum
+				if c == x.label {
+					g -= 1
+				}
+				row := w[c*(nf+1):]
+				for i, f := range x.f {
+					row[i] -= lr * (g*float64(f) + 1e-5*row[i])
+				}
+				row[nf] -= lr * g
+			}
+		}
+	}
+	m := &ocr.Model{Classes: classes, W: make([]float32, len(w))}
+	for i, v := range w {
+		m.W[i] = float32(v)
+	}
+	return m
+}
+
+// plateSamples renders one synthetic plate photo and labels its glyphs.
+func plateSamples(fonts *synth.Fonts, rng *rand.Rand, i int) []sample {
+	p := synth.RandomPlate(rng)
+	text := p.District + p.Letters + p.Digits + p.Suffix
+	if strings.ContainsAny(text, "ÄÖÜ") {
+		return nil // umlauts are not classes yet
+	}
+	lvl := synth.PlateLevels[i%len(synth.PlateLevels)]
+	ph, err := synth.RenderPlate(fonts, p, lvl, 1280, 960, rng)
+	if err != nil {
+		log.Fatal(err)
+	}
+	img, err := jpeg.Decode(bytes.NewReader(ph.JPEG))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ex := ocr.ExtractPlates(img, 1)
+	if len(ex) == 0 || len(ex[0].Features) != len(text) {
+		return nil
+	}
+	var out []sample
+	for k := 0; k < len(text); k++ {
+		out = append(out, sample{f: ex[0].Features[k], label: strings.IndexByte(ocr.PlateClasses, text[k])})
+	}
+	return out
+}
