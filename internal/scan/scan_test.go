@@ -3,6 +3,8 @@ package scan
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
@@ -32,6 +34,7 @@ func hugeHeaderPNG() []byte {
 	for i, v := range []byte{0, 0, 0xC3, 0x50, 0, 0, 0xC3, 0x50} {
 		p[16+i] = v
 	}
+	binary.BigEndian.PutUint32(p[29:], crc32.ChecksumIEEE(p[12:29]))
 	return p
 }
 
