@@ -52,6 +52,9 @@ var (
 	ErrCredentialRefused = errors.New("credential refused")
 	// ErrCommitPending: the group has a pending commit; merge or discard it.
 	ErrCommitPending = errors.New("commit pending")
+	// ErrProposalsPending: received proposals must be committed (Update)
+	// before the device may send application messages (RFC 9420 §12.4).
+	ErrProposalsPending = errors.New("proposals pending")
 	// ErrNoPendingCommit: there is no pending commit to merge or discard.
 	ErrNoPendingCommit = errors.New("no pending commit")
 	// ErrRemoved: this device is no longer a member of the group.

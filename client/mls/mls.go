@@ -51,9 +51,9 @@ type CredentialValidator func(identity string, sigKey []byte) error
 
 // Member is one leaf of a group: one device.
 type Member struct {
-	Leaf     uint32 // leaf index in the ratchet tree
-	Identity string // credential identity, "wache:v1:<email>/<deviceID>"
-	SigKey   []byte // Ed25519 public key
+	Leaf     uint32 `json:"leaf"`     // leaf index in the ratchet tree
+	Identity string `json:"identity"` // credential identity, "wache:v1:<email>/<deviceID>"
+	SigKey   []byte `json:"sig_key"`  // Ed25519 public key
 }
 
 // ResultKind says what Process did with a message.
@@ -106,6 +106,10 @@ type Result struct {
 	// OwnCommit is set when the message was this device's own pending commit
 	// coming back from the delivery service; it has been merged.
 	OwnCommit bool
+	// MergedPendingCommit is set when this device's pending commit was
+	// merged while processing the message: the message was the commit itself
+	// (OwnCommit) or builds on it, so the delivery service accepted it.
+	MergedPendingCommit bool
 	// DiscardedPendingCommit is set when this device had a pending commit for
 	// the same epoch and the received commit won: the pending commit was
 	// discarded and the caller should retry its change on the new epoch.
