@@ -36,7 +36,7 @@ func remote(t *testing.T, delay chan struct{}) (*httptest.Server, *[]Query) {
 		if q.Kind == QueryPerson && strings.EqualFold(q.Surname, "Nowak") {
 			recs.Persons = []PersonRecord{
 				{Person: Person{ID: "R1", Surname: "Nowak", GivenNames: "Piotr", DOB: "1979-11-11", Warnings: []string{"escape_risk"}}, Score: 0.97, Relation: RelMatch},
-				{Person: Person{ID: "R2"}, Score: 0.9, Relation: RelMatch}, // invalid: no surname
+				{Person: Person{ID: "R2"}, Score: 0.9, Relation: RelMatch},                 // invalid: no surname
 				{Person: Person{ID: "R3", Surname: "Nowak"}, Score: 7, Relation: RelMatch}, // invalid score
 			}
 			recs.Alerts = []Alert{
