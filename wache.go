@@ -109,6 +109,7 @@ type Conversation struct {
 	CreatedBy string
 	CreatedAt time.Time
 	LastSeq   int64 // sequence number of the newest envelope
+	Epoch     int64 // MLS epoch: the number of commits the server accepted
 }
 
 // Member is a user's membership in a conversation. FromSeq is the
@@ -132,6 +133,22 @@ func CanWrite(k ConvKind, r MemberRole) bool {
 // MaxPayload is the largest envelope payload the relay accepts, in bytes.
 const MaxPayload = 64 << 10
 
+// EnvelopeKind tells the relay how to order an envelope. It never says
+// anything about the content.
+type EnvelopeKind string
+
+const (
+	// EnvApp is an MLS application message (or, before MLS, a dev payload).
+	EnvApp EnvelopeKind = "app"
+	// EnvCommit is an MLS commit. It is accepted only if it was made for
+	// the conversation's current epoch, which it then advances: every
+	// member applies the same commits in the same order.
+	EnvCommit EnvelopeKind = "commit"
+)
+
+// ValidEnvelopeKind reports whether k is a known kind.
+func ValidEnvelopeKind(k EnvelopeKind) bool { return k == EnvApp || k == EnvCommit }
+
 // Envelope is one relayed item: opaque bytes (ciphertext) with the routing
 // metadata the server needs. Seq is assigned by the server, per conversation,
 // starting at 1, without gaps at assignment time (retention may delete old ones).
@@ -141,6 +158,21 @@ type Envelope struct {
 	SenderID     string // user id
 	SenderDevice string // device id
 	ClientID     string // sender-chosen idempotency key, unique per device
+	Kind         EnvelopeKind
+	Epoch        int64 // MLS epoch the sender was in
+	CreatedAt    time.Time
+	Payload      []byte
+}
+
+// DeviceMessage is an item for one device rather than a whole
+// conversation: an MLS Welcome that lets a new device join a group. It is
+// deleted once the device acknowledges it.
+type DeviceMessage struct {
+	ID           string
+	DeviceID     string // recipient
+	ConvID       string
+	SenderDevice string
+	Kind         string // "welcome"
 	CreatedAt    time.Time
 	Payload      []byte
 }

@@ -70,6 +70,7 @@ type Conversation struct {
 	CreatedBy   string    `json:"created_by"`
 	CreatedAt   time.Time `json:"created_at"`
 	LastSeq     int64     `json:"last_seq"`
+	Epoch       int64     `json:"epoch"`                  // MLS epoch (accepted commits)
 	Role        string    `json:"role,omitempty"`         // the caller's role
 	MemberCount int       `json:"member_count,omitempty"` // in lists
 	AckedSeq    int64     `json:"acked_seq"`              // the calling device's cursor
@@ -93,6 +94,8 @@ type AddMemberRequest struct {
 
 type PostEnvelopeRequest struct {
 	ClientID string `json:"client_id"`
+	Kind     string `json:"kind,omitempty"`  // app (default) or commit
+	Epoch    int64  `json:"epoch,omitempty"` // MLS epoch the message was made in
 	Payload  []byte `json:"payload"`
 }
 
@@ -108,12 +111,70 @@ type Envelope struct {
 	SenderID     string    `json:"sender_id"`
 	SenderDevice string    `json:"sender_device"`
 	ClientID     string    `json:"client_id"`
+	Kind         string    `json:"kind"`
+	Epoch        int64     `json:"epoch"`
 	CreatedAt    time.Time `json:"created_at"`
 	Payload      []byte    `json:"payload"`
 }
 
 type Envelopes struct {
 	Envelopes []Envelope `json:"envelopes"`
+}
+
+// MLS delivery service.
+
+type KeyPackagesRequest struct {
+	KeyPackages [][]byte `json:"key_packages"` // MLSMessage-encoded KeyPackages
+}
+
+type KeyPackageCount struct {
+	Count int `json:"count"`
+}
+
+type ClaimRequest struct {
+	Users []string `json:"users"` // emails
+}
+
+type ClaimedKeyPackage struct {
+	UserID     string `json:"user_id"`
+	Email      string `json:"email"`
+	DeviceID   string `json:"device_id"`
+	SigningKey []byte `json:"signing_key"`
+	KeyPackage []byte `json:"key_package"`
+}
+
+type ClaimResponse struct {
+	KeyPackages    []ClaimedKeyPackage `json:"key_packages"`
+	MissingDevices []string            `json:"missing_devices,omitempty"` // active devices without a KeyPackage in stock
+}
+
+// DirectoryDevice is what the server vouches for: this signing key
+// belongs to this device of this user (clients check MLS credentials
+// against it).
+type DirectoryDevice struct {
+	DeviceID   string     `json:"device_id"`
+	UserID     string     `json:"user_id"`
+	Email      string     `json:"email"`
+	SigningKey []byte     `json:"signing_key"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+type WelcomeRequest struct {
+	Messages []OutgoingDeviceMessage `json:"messages"`
+}
+
+type OutgoingDeviceMessage struct {
+	DeviceID string `json:"device_id"`
+	Payload  []byte `json:"payload"`
+}
+
+type DeviceMessage struct {
+	ID           string    `json:"id"`
+	ConvID       string    `json:"conv_id"`
+	SenderDevice string    `json:"sender_device"`
+	Kind         string    `json:"kind"`
+	CreatedAt    time.Time `json:"created_at"`
+	Payload      []byte    `json:"payload"`
 }
 
 type AckRequest struct {
@@ -124,11 +185,13 @@ type AckRequest struct {
 // revoked (erase local state; the connection closes with CloseRevoked),
 // error. Client to server: ack.
 type Frame struct {
-	Type     string    `json:"type"`
-	Envelope *Envelope `json:"envelope,omitempty"`
-	ConvID   string    `json:"conv_id,omitempty"`
-	Seq      int64     `json:"seq,omitempty"`
-	Error    string    `json:"error,omitempty"`
+	Type     string         `json:"type"`
+	Envelope *Envelope      `json:"envelope,omitempty"`
+	Message  *DeviceMessage `json:"message,omitempty"`
+	ID       string         `json:"id,omitempty"` // dm_ack
+	ConvID   string         `json:"conv_id,omitempty"`
+	Seq      int64          `json:"seq,omitempty"`
+	Error    string         `json:"error,omitempty"`
 }
 
 const (
@@ -136,7 +199,11 @@ const (
 	FrameSynced   = "synced"
 	FrameRevoked  = "revoked"
 	FrameAck      = "ack"
-	FrameError    = "error"
+	// FrameDeviceMessage carries an item for this device only (a Welcome);
+	// the client answers FrameDMAck with its id.
+	FrameDeviceMessage = "device_message"
+	FrameDMAck         = "dm_ack"
+	FrameError         = "error"
 
 	// CloseRevoked is the WebSocket close code for a revoked device.
 	CloseRevoked = 4001

@@ -168,18 +168,24 @@ func (c *Client) RemoveMember(ctx context.Context, convID, userID string) error 
 }
 
 // PostOnce sends one envelope without retrying.
-func (c *Client) PostOnce(ctx context.Context, convID, clientID string, payload []byte) (*api.PostEnvelopeResponse, error) {
+func (c *Client) PostOnce(ctx context.Context, convID string, req api.PostEnvelopeRequest) (*api.PostEnvelopeResponse, error) {
 	var out api.PostEnvelopeResponse
-	return &out, c.do(ctx, "POST", "/conversations/"+url.PathEscape(convID)+"/envelopes",
-		api.PostEnvelopeRequest{ClientID: clientID, Payload: payload}, &out)
+	return &out, c.do(ctx, "POST", "/conversations/"+url.PathEscape(convID)+"/envelopes", req, &out)
 }
 
-// Post sends an envelope and retries transient failures with backoff until
-// ctx ends. The client id makes retries safe: the server stores it once.
+// Post sends an application message; see PostEnvelope.
 func (c *Client) Post(ctx context.Context, convID, clientID string, payload []byte) (*api.PostEnvelopeResponse, error) {
+	return c.PostEnvelope(ctx, convID, api.PostEnvelopeRequest{ClientID: clientID, Payload: payload})
+}
+
+// PostEnvelope sends an envelope and retries transient failures with
+// backoff until ctx ends. The client id makes retries safe: the server
+// stores it once. A commit for a stale epoch comes back as ECONFLICT and is
+// not retried: the caller must catch up and make a new commit.
+func (c *Client) PostEnvelope(ctx context.Context, convID string, req api.PostEnvelopeRequest) (*api.PostEnvelopeResponse, error) {
 	b := Backoff{Min: 200 * time.Millisecond, Max: 10 * time.Second}
 	for {
-		res, err := c.PostOnce(ctx, convID, clientID, payload)
+		res, err := c.PostOnce(ctx, convID, req)
 		if err == nil || !Retryable(err) {
 			return res, err
 		}
@@ -226,3 +232,48 @@ func (b *Backoff) Wait(ctx context.Context) error {
 
 // Reset starts the backoff over after a success.
 func (b *Backoff) Reset() { b.cur = 0 }
+
+// UploadKeyPackages stocks this device's KeyPackages on the server and
+// returns how many it holds now.
+func (c *Client) UploadKeyPackages(ctx context.Context, kps [][]byte) (int, error) {
+	var out api.KeyPackageCount
+	return out.Count, c.do(ctx, "POST", "/keypackages", api.KeyPackagesRequest{KeyPackages: kps}, &out)
+}
+
+// KeyPackageCount returns how many KeyPackages the server holds for this device.
+func (c *Client) KeyPackageCount(ctx context.Context) (int, error) {
+	var out api.KeyPackageCount
+	return out.Count, c.do(ctx, "GET", "/keypackages/count", nil, &out)
+}
+
+// ClaimKeyPackages takes one KeyPackage of every active device of the users.
+func (c *Client) ClaimKeyPackages(ctx context.Context, emails []string) (*api.ClaimResponse, error) {
+	var out api.ClaimResponse
+	return &out, c.do(ctx, "POST", "/keypackages/claim", api.ClaimRequest{Users: emails}, &out)
+}
+
+// UserDevices returns the devices the server vouches for of a user.
+func (c *Client) UserDevices(ctx context.Context, userID string) ([]api.DirectoryDevice, error) {
+	var out struct {
+		Devices []api.DirectoryDevice `json:"devices"`
+	}
+	return out.Devices, c.do(ctx, "GET", "/users/"+url.PathEscape(userID)+"/devices", nil, &out)
+}
+
+// PostWelcomes routes MLS Welcomes to new devices of a conversation.
+func (c *Client) PostWelcomes(ctx context.Context, convID string, msgs []api.OutgoingDeviceMessage) error {
+	return c.do(ctx, "POST", "/conversations/"+url.PathEscape(convID)+"/welcome", api.WelcomeRequest{Messages: msgs}, nil)
+}
+
+// DeviceMessages returns this device's pending Welcomes.
+func (c *Client) DeviceMessages(ctx context.Context) ([]api.DeviceMessage, error) {
+	var out struct {
+		Messages []api.DeviceMessage `json:"messages"`
+	}
+	return out.Messages, c.do(ctx, "GET", "/device-messages", nil, &out)
+}
+
+// AckDeviceMessage deletes a processed Welcome.
+func (c *Client) AckDeviceMessage(ctx context.Context, id string) error {
+	return c.do(ctx, "DELETE", "/device-messages/"+url.PathEscape(id), nil, nil)
+}

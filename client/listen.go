@@ -24,10 +24,14 @@ var ErrRevoked = errors.New("this device was revoked")
 // (the inbox drops repeats); an error leaves the item unacknowledged, so it
 // is delivered again after the next reconnect.
 type ListenHandler struct {
-	Envelope   func(ctx context.Context, env api.Envelope) error
-	Synced     func() // the backlog has been delivered
-	Connected  func()
-	Disconnect func(err error) // the link dropped; Listen reconnects
+	Envelope func(ctx context.Context, env api.Envelope) error
+	// DeviceMessage receives items for this device only (MLS Welcomes);
+	// returning nil acknowledges (deletes) the item. Nil handler: ignored
+	// and left on the server.
+	DeviceMessage func(ctx context.Context, m api.DeviceMessage) error
+	Synced        func() // the backlog has been delivered
+	Connected     func()
+	Disconnect    func(err error) // the link dropped; Listen reconnects
 }
 
 // Listen keeps a live connection open, reconnecting with backoff after
@@ -106,6 +110,19 @@ func (c *Client) listenOnce(ctx context.Context, in *Inbox, h ListenHandler, b *
 			b.Reset()
 			wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 			err := wsjson.Write(wctx, conn, api.Frame{Type: api.FrameAck, ConvID: env.ConvID, Seq: env.Seq})
+			wcancel()
+			if err != nil {
+				return &wache.Error{Code: wache.EUNAVAILABLE, Message: "connection lost", Err: err}
+			}
+		case api.FrameDeviceMessage:
+			if f.Message == nil || h.DeviceMessage == nil {
+				continue
+			}
+			if err := h.DeviceMessage(ctx, *f.Message); err != nil {
+				return fmt.Errorf("process device message %s: %w", f.Message.ID, err)
+			}
+			wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+			err := wsjson.Write(wctx, conn, api.Frame{Type: api.FrameDMAck, ID: f.Message.ID})
 			wcancel()
 			if err != nil {
 				return &wache.Error{Code: wache.EUNAVAILABLE, Message: "connection lost", Err: err}

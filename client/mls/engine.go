@@ -30,14 +30,17 @@ type Options struct {
 	// hour ago, for clock skew). Zero means 83 days.
 	KeyPackageLifetime time.Duration
 
-	// foreignCredentials admits credentials that are not Wache identities;
-	// only the RFC 9420 test vectors set it.
-	foreignCredentials bool
+	// testVectors admits credentials that are not Wache identities and
+	// keeps expired KeyPackages; only the RFC 9420 vector tests set it.
+	testVectors bool
 }
 
 const (
 	defaultKeyPackageLifetime = 83 * 24 * time.Hour
 	clockSkew                 = time.Hour
+	// keyPackageGrace keeps a KeyPackage this long after it expired: an
+	// invitation made while it was valid may reach an offline device late.
+	keyPackageGrace = 90 * 24 * time.Hour
 	// paddingBlock pads application ciphertexts to a multiple of this many
 	// bytes, so lengths leak less.
 	paddingBlock = 32
@@ -163,11 +166,15 @@ func (e *engine) generateKeyPackage() (*pendingKeyPackage, error) {
 	}, nil
 }
 
-// pruneExpiredLocked drops KeyPackages nobody can use any more.
+// pruneExpiredLocked drops KeyPackages that expired longer than the grace
+// period ago.
 func (e *engine) pruneExpiredLocked() {
-	now := uint64(time.Now().Unix())
+	if e.opts.testVectors {
+		return
+	}
+	limit := uint64(time.Now().Add(-keyPackageGrace).Unix())
 	for k, p := range e.pending {
-		if lt := p.kp.LeafNode.Lifetime; lt != nil && lt.NotAfter < now {
+		if lt := p.kp.LeafNode.Lifetime; lt != nil && lt.NotAfter < limit {
 			delete(e.pending, k)
 		}
 	}
@@ -227,7 +234,7 @@ func (e *engine) JoinFromWelcome(welcome []byte) (g Group, err error) {
 	}
 	ng := newGroup(e, lg)
 	self := ng.selfLocked()
-	if !bytes.Equal(self.SigKey, e.sigPub) || (!e.opts.foreignCredentials && self.Identity != e.cred) {
+	if !bytes.Equal(self.SigKey, e.sigPub) || (!e.opts.testVectors && self.Identity != e.cred) {
 		return nil, newError(op, ErrInvalidCommit, "own leaf does not carry this device's credential")
 	}
 	for _, m := range ng.members {
@@ -254,7 +261,7 @@ func (e *engine) admit(m Member) error {
 	if len(m.SigKey) != ed25519.PublicKeySize {
 		return fmt.Errorf("signature key is not Ed25519")
 	}
-	if !e.opts.foreignCredentials {
+	if !e.opts.testVectors {
 		if _, _, err := ParseCredentialIdentity(m.Identity); err != nil {
 			return err
 		}
@@ -356,7 +363,7 @@ func (e *engine) restoreKeyPackage(ks keyPackageState) (*pendingKeyPackage, erro
 	if !bytes.Equal(kp.LeafNode.SignatureKeyBytes, e.sigPub) {
 		return nil, fmt.Errorf("KeyPackage is not signed by this device")
 	}
-	if !e.opts.foreignCredentials && string(kp.LeafNode.Credential.Identity) != e.cred {
+	if !e.opts.testVectors && string(kp.LeafNode.Credential.Identity) != e.cred {
 		return nil, fmt.Errorf("KeyPackage carries another credential")
 	}
 	initPriv, err := cs.Curve().NewPrivateKey(ks.InitPriv)

@@ -102,9 +102,27 @@ func validClientID(s string) bool {
 	return true
 }
 
+// Message is what a device posts to a conversation.
+type Message struct {
+	ClientID string
+	Kind     wache.EnvelopeKind // app (default) or commit
+	Epoch    int64
+	Payload  []byte
+}
+
 // Post stores an envelope from the given device and returns its sequence
 // number once it is durable. Retrying with the same client id is safe.
-func (r *Relay) Post(ctx context.Context, u *wache.User, d *wache.Device, convID, clientID string, payload []byte) (store.AppendResult, error) {
+func (r *Relay) Post(ctx context.Context, u *wache.User, d *wache.Device, convID string, msg Message) (store.AppendResult, error) {
+	clientID, payload := msg.ClientID, msg.Payload
+	if msg.Kind == "" {
+		msg.Kind = wache.EnvApp
+	}
+	if !wache.ValidEnvelopeKind(msg.Kind) {
+		return store.AppendResult{}, wache.Errorf(wache.EINVALID, "kind must be app or commit")
+	}
+	if msg.Epoch < 0 {
+		return store.AppendResult{}, wache.Errorf(wache.EINVALID, "epoch must not be negative")
+	}
 	if !validClientID(clientID) {
 		return store.AppendResult{}, wache.Errorf(wache.EINVALID, "client_id must be 1-64 characters of A-Z a-z 0-9 - _ .")
 	}
@@ -118,11 +136,14 @@ func (r *Relay) Post(ctx context.Context, u *wache.User, d *wache.Device, convID
 	if err != nil {
 		return store.AppendResult{}, err
 	}
-	if !wache.CanWrite(c.Kind, m.Role) {
+	// Commits (key updates, removing a revoked device) come from any
+	// member; the content rules of a channel apply to application messages.
+	if msg.Kind == wache.EnvApp && !wache.CanWrite(c.Kind, m.Role) {
 		return store.AppendResult{}, wache.Errorf(wache.EFORBIDDEN, "only admins and posters write in this channel")
 	}
 	req := &appendReq{
-		env:  &wache.Envelope{ConvID: convID, SenderID: u.ID, SenderDevice: d.ID, ClientID: clientID, Payload: payload},
+		env: &wache.Envelope{ConvID: convID, SenderID: u.ID, SenderDevice: d.ID, ClientID: clientID,
+			Kind: msg.Kind, Epoch: msg.Epoch, Payload: payload},
 		done: make(chan store.AppendResult, 1),
 	}
 	r.mu.RLock()
@@ -333,6 +354,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
+func dmSubject(id string) string     { return "dm." + id }
 func convSubject(id string) string   { return "conv." + id }
 func userSubject(id string) string   { return "member." + id }
 func deviceSubject(id string) string { return "device." + id }

@@ -62,6 +62,8 @@ func (s *sink) Deliver(_ context.Context, e *wache.Envelope) error {
 
 func (s *sink) Synced(context.Context) error { close(s.sync); return nil }
 
+func (s *sink) DeliverDeviceMessage(context.Context, *wache.DeviceMessage) error { return nil }
+
 // TestSessionSkipsExpiredItems: a device whose backlog was deleted by
 // retention is moved past the gap instead of waiting forever, and then
 // receives new items live.
@@ -90,7 +92,7 @@ func TestSessionSkipsExpiredItems(t *testing.T) {
 	}
 	defer r.Close()
 	for i := 0; i < 5; i++ {
-		if _, err := r.Post(ctx, u, sender, "c", "old-"+string(rune('a'+i)), []byte("x")); err != nil {
+		if _, err := r.Post(ctx, u, sender, "c", Message{ClientID: "old-" + string(rune('a'+i)), Payload: []byte("x")}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -101,7 +103,7 @@ func TestSessionSkipsExpiredItems(t *testing.T) {
 	sess := r.Hub().NewSession(u, reader, s)
 	go sess.Run(ctx)
 	<-s.sync
-	if _, err := r.Post(ctx, u, sender, "c", "new", []byte("y")); err != nil {
+	if _, err := r.Post(ctx, u, sender, "c", Message{ClientID: "new", Payload: []byte("y")}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)

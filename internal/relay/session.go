@@ -20,6 +20,8 @@ var ErrRevoked = errors.New("device revoked")
 // Deliver must return promptly (use a write timeout).
 type Sink interface {
 	Deliver(ctx context.Context, env *wache.Envelope) error
+	// DeliverDeviceMessage writes an item for this device only (a Welcome).
+	DeliverDeviceMessage(ctx context.Context, m *wache.DeviceMessage) error
 	// Synced tells the client that the backlog has been delivered.
 	Synced(ctx context.Context) error
 }
@@ -44,7 +46,7 @@ func (h *Hub) subscribe() error {
 	for _, s := range []struct {
 		subj string
 		fn   broker.Handler
-	}{{"conv.*", h.onEnvelope}, {"member.*", h.onMember}, {"device.*", h.onDevice}} {
+	}{{"conv.*", h.onEnvelope}, {"member.*", h.onMember}, {"device.*", h.onDevice}, {"dm.*", h.onDeviceMessage}} {
 		sub, err := h.r.broker.Subscribe(s.subj, s.fn)
 		if err != nil {
 			return fmt.Errorf("subscribe %s: %w", s.subj, err)
@@ -113,6 +115,17 @@ func (h *Hub) onDevice(subject string, _ []byte) {
 	h.mu.RUnlock()
 }
 
+func (h *Hub) onDeviceMessage(subject string, _ []byte) {
+	h.mu.RLock()
+	for s := range h.byDevice[lastToken(subject)] {
+		s.mu.Lock()
+		s.dmPending = true
+		s.mu.Unlock()
+		s.signal()
+	}
+	h.mu.RUnlock()
+}
+
 // Sessions returns the number of live sessions on this node.
 func (h *Hub) Sessions() int {
 	h.mu.RLock()
@@ -141,19 +154,21 @@ type Session struct {
 	device *wache.Device
 	sink   Sink
 
-	mu       sync.Mutex
-	convs    map[string]*convState
-	acks     map[string]int64
-	reload   bool
-	wake     chan struct{}
-	revoked  chan struct{}
-	revokeMu sync.Once
+	mu        sync.Mutex
+	convs     map[string]*convState
+	acks      map[string]int64
+	reload    bool
+	dmPending bool            // device messages may be waiting
+	dmSent    map[string]bool // device messages written on this connection
+	wake      chan struct{}
+	revoked   chan struct{}
+	revokeMu  sync.Once
 }
 
 // NewSession prepares a session; Run starts it.
 func (h *Hub) NewSession(u *wache.User, d *wache.Device, sink Sink) *Session {
 	return &Session{hub: h, user: u, device: d, sink: sink, convs: map[string]*convState{},
-		acks: map[string]int64{}, wake: make(chan struct{}, 1), revoked: make(chan struct{})}
+		acks: map[string]int64{}, dmPending: true, dmSent: map[string]bool{}, wake: make(chan struct{}, 1), revoked: make(chan struct{})}
 }
 
 func (s *Session) signal() {
@@ -301,8 +316,13 @@ func (s *Session) refresh(ctx context.Context) error {
 	return nil
 }
 
-// drain writes every envelope known to exist but not yet delivered.
+// drain writes pending device messages (Welcomes come before the
+// group's envelopes, so a joining device can read them), then every
+// envelope known to exist but not yet delivered.
 func (s *Session) drain(ctx context.Context) error {
+	if err := s.drainDeviceMessages(ctx); err != nil {
+		return err
+	}
 	for {
 		s.mu.Lock()
 		var convID string
@@ -364,6 +384,50 @@ func (s *Session) drain(ctx context.Context) error {
 	}
 }
 
+func (s *Session) drainDeviceMessages(ctx context.Context) error {
+	s.mu.Lock()
+	pending := s.dmPending
+	s.dmPending = false
+	s.mu.Unlock()
+	if !pending {
+		return nil
+	}
+	ms, err := s.hub.r.store.DeviceMessages(ctx, s.device.ID, 100)
+	if err != nil {
+		return fmt.Errorf("read device messages: %w", err)
+	}
+	for i := range ms {
+		s.mu.Lock()
+		sent := s.dmSent[ms[i].ID]
+		s.dmSent[ms[i].ID] = true
+		s.mu.Unlock()
+		if sent {
+			continue
+		}
+		if err := s.sink.DeliverDeviceMessage(ctx, &ms[i]); err != nil {
+			return err
+		}
+	}
+	if len(ms) == 100 { // more waiting
+		s.mu.Lock()
+		s.dmPending = true
+		s.mu.Unlock()
+		s.signal()
+	}
+	return nil
+}
+
+// AckDeviceMessage deletes a device message the client processed.
+func (s *Session) AckDeviceMessage(ctx context.Context, id string) error {
+	if err := s.hub.r.store.DeleteDeviceMessage(ctx, s.device.ID, id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	delete(s.dmSent, id)
+	s.mu.Unlock()
+	return nil
+}
+
 // Ack records the device's acknowledgement of everything up to seq in a
 // conversation. Acks are coalesced and written a few times a second.
 func (s *Session) Ack(convID string, seq int64) error {
@@ -405,12 +469,14 @@ type wireEnvelope struct {
 	U string `json:"u"`
 	D string `json:"d"`
 	I string `json:"i"`
+	K string `json:"k,omitempty"`
+	E int64  `json:"e,omitempty"`
 	T int64  `json:"t"`
 	P []byte `json:"p"`
 }
 
 func encodeEnvelope(e *wache.Envelope) []byte {
-	b, _ := json.Marshal(wireEnvelope{C: e.ConvID, S: e.Seq, U: e.SenderID, D: e.SenderDevice, I: e.ClientID, T: e.CreatedAt.UnixMilli(), P: e.Payload})
+	b, _ := json.Marshal(wireEnvelope{C: e.ConvID, S: e.Seq, U: e.SenderID, D: e.SenderDevice, I: e.ClientID, K: string(e.Kind), E: e.Epoch, T: e.CreatedAt.UnixMilli(), P: e.Payload})
 	return b
 }
 
@@ -422,6 +488,10 @@ func decodeEnvelope(b []byte) (*wache.Envelope, error) {
 	if w.C == "" || w.S <= 0 || len(w.P) > wache.MaxPayload {
 		return nil, fmt.Errorf("decode envelope: missing or out-of-range fields")
 	}
+	kind := wache.EnvelopeKind(w.K)
+	if kind == "" {
+		kind = wache.EnvApp
+	}
 	return &wache.Envelope{ConvID: w.C, Seq: w.S, SenderID: w.U, SenderDevice: w.D, ClientID: w.I,
-		CreatedAt: time.UnixMilli(w.T).UTC(), Payload: w.P}, nil
+		Kind: kind, Epoch: w.E, CreatedAt: time.UnixMilli(w.T).UTC(), Payload: w.P}, nil
 }

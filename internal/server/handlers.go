@@ -10,6 +10,7 @@ import (
 	"github.com/wache/wache/api"
 	"github.com/wache/wache/internal/accounts"
 	"github.com/wache/wache/internal/convs"
+	"github.com/wache/wache/internal/relay"
 	"github.com/wache/wache/internal/store"
 )
 
@@ -27,7 +28,11 @@ func apiDevice(d *wache.Device) api.Device {
 
 func apiEnvelope(e *wache.Envelope) api.Envelope {
 	return api.Envelope{ConvID: e.ConvID, Seq: e.Seq, SenderID: e.SenderID, SenderDevice: e.SenderDevice,
-		ClientID: e.ClientID, CreatedAt: e.CreatedAt, Payload: e.Payload}
+		ClientID: e.ClientID, Kind: string(e.Kind), Epoch: e.Epoch, CreatedAt: e.CreatedAt, Payload: e.Payload}
+}
+
+func apiDeviceMessage(m *wache.DeviceMessage) api.DeviceMessage {
+	return api.DeviceMessage{ID: m.ID, ConvID: m.ConvID, SenderDevice: m.SenderDevice, Kind: m.Kind, CreatedAt: m.CreatedAt, Payload: m.Payload}
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
@@ -158,7 +163,7 @@ func (s *Server) handleCreateConversation() http.HandlerFunc {
 }
 
 func apiConv(c *wache.Conversation) api.Conversation {
-	return api.Conversation{ID: c.ID, Kind: string(c.Kind), Name: c.Name, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, LastSeq: c.LastSeq}
+	return api.Conversation{ID: c.ID, Kind: string(c.Kind), Name: c.Name, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, LastSeq: c.LastSeq, Epoch: c.Epoch}
 }
 
 func (s *Server) handleConversations() http.HandlerFunc {
@@ -250,7 +255,8 @@ func (s *Server) handlePostEnvelope() http.HandlerFunc {
 			writeError(w, r, err)
 			return
 		}
-		res, err := s.Relay.Post(r.Context(), u, d, r.PathValue("id"), req.ClientID, req.Payload)
+		res, err := s.Relay.Post(r.Context(), u, d, r.PathValue("id"), relay.Message{
+			ClientID: req.ClientID, Kind: wache.EnvelopeKind(req.Kind), Epoch: req.Epoch, Payload: req.Payload})
 		if err != nil {
 			writeError(w, r, err)
 			return

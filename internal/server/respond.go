@@ -78,6 +78,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // trailing data so that mistakes surface as clear errors.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
+	return decodeLarge(w, r, v)
+}
+
+// decodeLarge is decode for handlers that set their own body limit.
+func decodeLarge(_ http.ResponseWriter, r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -30,6 +30,15 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/conversations/{id}/envelopes", s.authed(s.handleEnvelopes()))
 	mux.Handle("POST /api/v1/conversations/{id}/ack", s.authed(s.handleAck()))
 
+	// MLS delivery and authentication service.
+	mux.Handle("POST /api/v1/keypackages", s.authed(s.handleUploadKeyPackages()))
+	mux.Handle("GET /api/v1/keypackages/count", s.authed(s.handleKeyPackageCount()))
+	mux.Handle("POST /api/v1/keypackages/claim", s.authed(s.handleClaimKeyPackages()))
+	mux.Handle("GET /api/v1/users/{id}/devices", s.authed(s.handleUserDevices()))
+	mux.Handle("POST /api/v1/conversations/{id}/welcome", s.authed(s.handlePostWelcome()))
+	mux.Handle("GET /api/v1/device-messages", s.authed(s.handleDeviceMessages()))
+	mux.Handle("DELETE /api/v1/device-messages/{id}", s.authed(s.handleAckDeviceMessage()))
+
 	mux.Handle("GET /api/v1/ws", s.authed(s.handleWebSocket()))
 
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -33,6 +33,11 @@ func (s wsSink) Deliver(ctx context.Context, env *wache.Envelope) error {
 	return s.write(ctx, api.Frame{Type: api.FrameEnvelope, Envelope: &e})
 }
 
+func (s wsSink) DeliverDeviceMessage(ctx context.Context, m *wache.DeviceMessage) error {
+	dm := apiDeviceMessage(m)
+	return s.write(ctx, api.Frame{Type: api.FrameDeviceMessage, Message: &dm})
+}
+
 func (s wsSink) Synced(ctx context.Context) error {
 	return s.write(ctx, api.Frame{Type: api.FrameSynced})
 }
@@ -67,12 +72,17 @@ func (s *Server) handleWebSocket() http.HandlerFunc {
 				if err := wsjson.Read(ctx, c, &f); err != nil {
 					return
 				}
-				if f.Type != api.FrameAck {
-					_ = sink.write(ctx, api.Frame{Type: api.FrameError, Error: "unknown frame type"})
-					continue
+				var err error
+				switch f.Type {
+				case api.FrameAck:
+					err = sess.Ack(f.ConvID, f.Seq)
+				case api.FrameDMAck:
+					err = sess.AckDeviceMessage(ctx, f.ID)
+				default:
+					err = wache.Errorf(wache.EINVALID, "unknown frame type")
 				}
-				if err := sess.Ack(f.ConvID, f.Seq); err != nil {
-					_ = sink.write(ctx, api.Frame{Type: api.FrameError, ConvID: f.ConvID, Seq: f.Seq, Error: wache.ErrorMessage(err)})
+				if err != nil {
+					_ = sink.write(ctx, api.Frame{Type: api.FrameError, ConvID: f.ConvID, Seq: f.Seq, ID: f.ID, Error: wache.ErrorMessage(err)})
 				}
 			}
 		}()

@@ -46,6 +46,24 @@ type ConvSummary struct {
 	MemberCount int
 }
 
+// KeyPackage is an MLS KeyPackage a device published for others to add it
+// to groups.
+type KeyPackage struct {
+	ID   string
+	Data []byte
+}
+
+// ClaimedKeyPackage is a KeyPackage handed out to someone adding the device.
+type ClaimedKeyPackage struct {
+	UserID     string
+	DeviceID   string
+	SigningKey []byte
+	Data       []byte
+}
+
+// MaxKeyPackages bounds the KeyPackages one device may keep in stock.
+const MaxKeyPackages = 200
+
 // Store is everything the server persists.
 type Store interface {
 	Ping(ctx context.Context) error
@@ -117,4 +135,18 @@ type Store interface {
 	// DeleteEnvelopesBefore removes envelopes created before t (retention)
 	// and returns how many went.
 	DeleteEnvelopesBefore(ctx context.Context, t time.Time) (int64, error)
+
+	// MLS delivery service. AddKeyPackages stocks a device's KeyPackages
+	// (ETOOLARGE beyond MaxKeyPackages in stock); ClaimKeyPackages removes
+	// and returns one KeyPackage of every active device of the users, and
+	// lists the devices that had none.
+	AddKeyPackages(ctx context.Context, deviceID string, kps []KeyPackage) error
+	KeyPackageCount(ctx context.Context, deviceID string) (int, error)
+	ClaimKeyPackages(ctx context.Context, userIDs []string) (claimed []ClaimedKeyPackage, missing []string, err error)
+	// PutDeviceMessages stores items for single devices (Welcomes).
+	PutDeviceMessages(ctx context.Context, msgs []wache.DeviceMessage) error
+	// DeviceMessages returns a device's pending items, oldest first.
+	DeviceMessages(ctx context.Context, deviceID string, limit int) ([]wache.DeviceMessage, error)
+	// DeleteDeviceMessage removes an item the device acknowledged.
+	DeleteDeviceMessage(ctx context.Context, deviceID, id string) error
 }

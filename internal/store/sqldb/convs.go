@@ -90,6 +90,7 @@ func (s *Store) CreateConversation(ctx context.Context, c *wache.Conversation, m
 	}
 	c.CreatedAt = norm(c.CreatedAt)
 	c.LastSeq = 0
+	c.Epoch = 0
 	ms2 := make([]wache.Member, len(members))
 	for i, m := range members {
 		m.ConvID, m.FromSeq = c.ID, 0
@@ -166,13 +167,13 @@ func (s *Store) CreateConversation(ctx context.Context, c *wache.Conversation, m
 	return nil
 }
 
-const convCols = `c.id, c.org_id, c.kind, c.name, c.created_by, c.created_at, c.last_seq`
+const convCols = `c.id, c.org_id, c.kind, c.name, c.created_by, c.created_at, c.last_seq, c.epoch`
 
 func scanConv(r scanner, extra ...any) (*wache.Conversation, error) {
 	var c wache.Conversation
 	var kind string
 	var created int64
-	dest := append([]any{&c.ID, &c.OrgID, &kind, &c.Name, &c.CreatedBy, &created, &c.LastSeq}, extra...)
+	dest := append([]any{&c.ID, &c.OrgID, &kind, &c.Name, &c.CreatedBy, &created, &c.LastSeq, &c.Epoch}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}

@@ -17,7 +17,7 @@ const (
 	insertChunk     = 200  // envelopes per multi-row INSERT
 	deleteChunk     = 5000 // envelopes per retention DELETE: short write locks
 	maxAppendRetry  = 3    // attempts of a batch that lost a race on PostgreSQL
-	envelopeColumns = 7
+	envelopeColumns = 9
 )
 
 func checkEnvelope(e *wache.Envelope) error {
@@ -33,6 +33,15 @@ func checkEnvelope(e *wache.Envelope) error {
 		if err := checkID(f.name, f.v); err != nil {
 			return err
 		}
+	}
+	if e.Kind == "" {
+		e.Kind = wache.EnvApp
+	}
+	if !wache.ValidEnvelopeKind(e.Kind) {
+		return invalid("unknown envelope kind %q", e.Kind)
+	}
+	if e.Epoch < 0 {
+		return invalid("negative epoch")
 	}
 	if len(e.Payload) > wache.MaxPayload {
 		return wache.Errorf(wache.ETOOLARGE, "payload exceeds %d bytes", wache.MaxPayload)
@@ -249,6 +258,19 @@ func (s *Store) appendTx(ctx context.Context, envs []*wache.Envelope, base []sto
 				res[i].Err = convErr[e.ConvID]
 				continue
 			}
+			if e.Kind == wache.EnvCommit {
+				// MLS handshake order: a commit counts only if it was made
+				// for the current epoch; it then opens the next one, so a
+				// concurrent commit for the same epoch loses here.
+				ok, err := s.advanceEpoch(ctx, tx, e.ConvID, e.Epoch)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					res[i].Err = wache.Errorf(wache.ECONFLICT, "stale epoch %d: the group has moved on; process the newer commits and retry", e.Epoch)
+					continue
+				}
+			}
 			if _, ok := byConv[e.ConvID]; !ok {
 				convs = append(convs, e.ConvID)
 			}
@@ -328,9 +350,9 @@ func (s *Store) appendTx(ctx context.Context, envs []*wache.Envelope, base []sto
 				if p == nil {
 					p = []byte{}
 				}
-				args = append(args, e.ConvID, res[i].Seq, e.SenderID, e.SenderDevice, e.ClientID, now, p)
+				args = append(args, e.ConvID, res[i].Seq, e.SenderID, e.SenderDevice, e.ClientID, now, p, string(e.Kind), e.Epoch)
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO envelopes (conv_id, seq, sender_id, sender_device, client_id, created_at, payload) VALUES `+
+			if _, err := tx.Exec(ctx, `INSERT INTO envelopes (conv_id, seq, sender_id, sender_device, client_id, created_at, payload, kind, epoch) VALUES `+
 				placeholders(len(chunk), envelopeColumns), args...); err != nil {
 				return fmt.Errorf("insert envelopes: %w", err)
 			}
@@ -346,7 +368,7 @@ func (s *Store) appendTx(ctx context.Context, envs []*wache.Envelope, base []sto
 // Envelopes returns up to limit (clamped to 1..1000) envelopes of a
 // conversation with Seq > afterSeq, in ascending order.
 func (s *Store) Envelopes(ctx context.Context, convID string, afterSeq int64, limit int) ([]wache.Envelope, error) {
-	rows, err := s.db.Query(ctx, `SELECT conv_id, seq, sender_id, sender_device, client_id, created_at, payload
+	rows, err := s.db.Query(ctx, `SELECT conv_id, seq, sender_id, sender_device, client_id, created_at, payload, kind, epoch
 		FROM envelopes WHERE conv_id = ? AND seq > ? ORDER BY seq LIMIT ?`, convID, afterSeq, clampLimit(limit))
 	if err != nil {
 		return nil, s.wrap(err, "query envelopes", "")
@@ -356,10 +378,12 @@ func (s *Store) Envelopes(ctx context.Context, convID string, afterSeq int64, li
 	for rows.Next() {
 		var e wache.Envelope
 		var created int64
-		if err := rows.Scan(&e.ConvID, &e.Seq, &e.SenderID, &e.SenderDevice, &e.ClientID, &created, &e.Payload); err != nil {
+		var kind string
+		if err := rows.Scan(&e.ConvID, &e.Seq, &e.SenderID, &e.SenderDevice, &e.ClientID, &created, &e.Payload, &kind, &e.Epoch); err != nil {
 			return nil, s.wrap(err, "scan envelope", "")
 		}
 		e.CreatedAt = fromMS(created)
+		e.Kind = wache.EnvelopeKind(kind)
 		es = append(es, e)
 	}
 	return es, s.wrap(rows.Err(), "query envelopes", "")
@@ -464,4 +488,18 @@ func (s *Store) DeleteEnvelopesBefore(ctx context.Context, t time.Time) (int64, 
 			return total, err
 		}
 	}
+}
+
+// advanceEpoch moves a conversation from epoch to epoch+1 and reports
+// whether it was at epoch.
+func (s *Store) advanceEpoch(ctx context.Context, tx *Tx, convID string, epoch int64) (bool, error) {
+	res, err := tx.Exec(ctx, `UPDATE conversations SET epoch = epoch + 1 WHERE id = ? AND epoch = ?`, convID, epoch)
+	if err != nil {
+		return false, fmt.Errorf("advance epoch: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("advance epoch: %w", err)
+	}
+	return n == 1, nil
 }

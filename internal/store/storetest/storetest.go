@@ -44,6 +44,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AddRemoveMember", testAddRemoveMember},
 		{"Ack", testAck},
 		{"Retention", testRetention},
+		{"CommitEpochs", testCommitEpochs},
+		{"CommitRace", testCommitRace},
+		{"KeyPackages", testKeyPackages},
+		{"DeviceMessages", testDeviceMessages},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
