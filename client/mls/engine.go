@@ -33,6 +33,8 @@ type Options struct {
 	// testVectors admits credentials that are not Wache identities and
 	// keeps expired KeyPackages; only the RFC 9420 vector tests set it.
 	testVectors bool
+	// testPSKs are external PSKs for joining; only the vector tests set it.
+	testPSKs map[string][]byte
 }
 
 const (
@@ -220,7 +222,7 @@ func (e *engine) JoinFromWelcome(welcome []byte) (g Group, err error) {
 	if w.CipherSuite != p.kp.CipherSuite {
 		return nil, newError(op, ErrUnsupported, "welcome cipher suite %d, key package %d", w.CipherSuite, p.kp.CipherSuite)
 	}
-	lg, err := group.JoinFromWelcome(w, p.kp, p.priv, nil)
+	lg, err := group.JoinFromWelcome(w, p.kp, p.priv, e.opts.testPSKs)
 	if err != nil {
 		return nil, classify(op, err, ErrInvalidCommit)
 	}

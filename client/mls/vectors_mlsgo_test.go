@@ -13,7 +13,7 @@ import (
 
 // vectorEngine returns an engine whose only KeyPackage is the vector's,
 // with its private keys, admitting non-Wache credentials.
-func vectorEngine(id Identity, keyPackageMsg, initPriv, encPriv []byte) (Engine, error) {
+func vectorEngine(id Identity, keyPackageMsg, initPriv, encPriv []byte, psks map[string][]byte) (Engine, error) {
 	if len(keyPackageMsg) < 4 {
 		return nil, fmt.Errorf("key package too short")
 	}
@@ -26,7 +26,7 @@ func vectorEngine(id Identity, keyPackageMsg, initPriv, encPriv []byte) (Engine,
 	if err != nil {
 		return nil, err
 	}
-	return LoadEngine(id, st, Options{testVectors: true})
+	return LoadEngine(id, st, Options{testVectors: true, testPSKs: psks})
 }
 
 func mustCred(id Identity) string {

@@ -233,14 +233,15 @@ func passiveClient(t *testing.T, v *passiveClientVector) error {
 		return fmt.Errorf("signature_priv has %d bytes", len(v.SignaturePriv))
 	}
 	id := Identity{UserEmail: "vector@mls.example", DeviceID: "passive", SigningKey: ed25519.NewKeyFromSeed(v.SignaturePriv)}
-	eng, err := vectorEngine(id, v.KeyPackage, v.InitPriv, v.EncryptionPriv)
+	psks := map[string][]byte{}
+	for _, p := range v.ExternalPSKs {
+		psks[string(p.PSKID)] = p.PSK
+	}
+	eng, err := vectorEngine(id, v.KeyPackage, v.InitPriv, v.EncryptionPriv, psks)
 	if err != nil {
 		return fmt.Errorf("engine from vector keys: %w", err)
 	}
 	g, err := eng.JoinFromWelcome(v.Welcome)
-	if errors.Is(err, ErrUnsupported) && len(v.ExternalPSKs) > 0 {
-		return unsupported("welcome needs external PSKs (not supported): " + err.Error())
-	}
 	if err != nil {
 		return fmt.Errorf("join: %w", err)
 	}
@@ -259,9 +260,6 @@ func passiveClient(t *testing.T, v *passiveClientVector) error {
 		}
 		res, err := g.Process(e.Commit)
 		if err != nil {
-			if len(v.ExternalPSKs) > 0 && errors.Is(err, ErrInvalidCommit) && strings.Contains(err.Error(), "PSK") {
-				return unsupported("commit with external PSK proposal (not supported)")
-			}
 			return fmt.Errorf("epoch %d commit: %w", i, err)
 		}
 		if res.Kind != KindCommit {
