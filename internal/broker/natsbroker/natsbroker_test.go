@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,24 +50,36 @@ func embedded(t testing.TB, opts Options) *Broker {
 	return b
 }
 
-// externalURL returns the URL of the NATS server for tests, or skips.
+var probe struct {
+	once sync.Once
+	url  string
+	err  error
+}
+
+// externalURL returns the URL of the NATS server for tests, or skips. The
+// server is probed once per test binary.
 func externalURL(t testing.TB) string {
 	t.Helper()
-	url := os.Getenv("WACHE_TEST_NATS")
-	if url == "" {
-		url = "nats://127.0.0.1:4222"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	b, err := Connect(ctx, url, Options{Namespace: namespace(t), Logger: testLogger(t)})
-	if err != nil {
-		if os.Getenv("WACHE_TEST_NATS_REQUIRED") == "1" {
-			t.Fatalf("NATS at %s: %v (WACHE_TEST_NATS_REQUIRED=1)", url, err)
+	probe.once.Do(func() {
+		probe.url = os.Getenv("WACHE_TEST_NATS")
+		if probe.url == "" {
+			probe.url = "nats://127.0.0.1:4222"
 		}
-		t.Skipf("no NATS server at %s (%v): set WACHE_TEST_NATS to its URL, or WACHE_TEST_NATS_REQUIRED=1 to fail instead", url, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		b, err := Connect(ctx, probe.url, Options{Namespace: namespace(t), Logger: testLogger(t)})
+		if err == nil {
+			b.Close()
+		}
+		probe.err = err
+	})
+	if probe.err != nil {
+		if os.Getenv("WACHE_TEST_NATS_REQUIRED") == "1" {
+			t.Fatalf("NATS at %s: %v (WACHE_TEST_NATS_REQUIRED=1)", probe.url, probe.err)
+		}
+		t.Skipf("no NATS server at %s (%v): set WACHE_TEST_NATS to its URL, or WACHE_TEST_NATS_REQUIRED=1 to fail instead", probe.url, probe.err)
 	}
-	b.Close()
-	return url
+	return probe.url
 }
 
 func connect(t testing.TB, url string, opts Options) *Broker {
