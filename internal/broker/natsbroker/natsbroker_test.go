@@ -67,7 +67,7 @@ func externalURL(t testing.TB) string {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		b, err := Connect(ctx, probe.url, Options{Namespace: namespace(t), Logger: testLogger(t)})
+		b, err := Connect(ctx, probe.url, Options{Namespace: namespace(t), Logger: slog.New(slog.DiscardHandler)})
 		if err == nil {
 			b.Close()
 		}
