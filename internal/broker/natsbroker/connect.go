@@ -83,8 +83,7 @@ func Connect(ctx context.Context, urls string, opts Options) (*Broker, error) {
 	for !nc.IsConnected() {
 		select {
 		case <-ctx.Done():
-			b.closing.Store(true)
-			nc.Close()
+			b.abandon(nc)
 			if last, _ := b.lastErr.Load().(string); last != "" {
 				return nil, wache.Errorf(wache.EUNAVAILABLE, "natsbroker: no connection to %s: %v (last error: %s)", shown, ctx.Err(), last)
 			}
@@ -93,12 +92,22 @@ func Connect(ctx context.Context, urls string, opts Options) (*Broker, error) {
 		}
 	}
 	if mp := nc.MaxPayload(); mp < minServerPayload {
-		b.closing.Store(true)
-		nc.Close()
+		b.abandon(nc)
 		return nil, wache.Errorf(wache.EINVALID, "natsbroker: server %s allows messages of %d bytes, need at least %d (set max_payload)", nc.ConnectedUrlRedacted(), mp, minServerPayload)
 	}
 	b.start(nc)
 	return b, nil
+}
+
+// abandon closes a connection that never became a Broker, and waits until
+// NATS has run its callbacks, so none fires after the constructor returned.
+func (b *Broker) abandon(nc *nats.Conn) {
+	b.closing.Store(true)
+	nc.Close()
+	select {
+	case <-b.connClosed:
+	case <-time.After(time.Second):
+	}
 }
 
 func (b *Broker) start(nc *nats.Conn) {
@@ -176,6 +185,9 @@ func (b *Broker) natsOptions() []nats.Option {
 			b.log.Warn("broker: disconnected from NATS; reconnecting", "error", err)
 		}),
 		nats.ReconnectErrHandler(func(nc *nats.Conn, err error) {
+			if b.closing.Load() {
+				return
+			}
 			// Attempts repeat forever: log each new kind of failure once.
 			msg := err.Error()
 			if prev, _ := b.lastErr.Swap(msg).(string); prev != msg {

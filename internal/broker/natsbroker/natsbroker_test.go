@@ -233,7 +233,7 @@ func TestConnectUnreachable(t *testing.T) {
 	if strings.Contains(err.Error(), "secret") {
 		t.Fatalf("error shows the password: %v", err)
 	}
-	if !strings.Contains(err.Error(), "refused") {
+	if !strings.Contains(err.Error(), "last error: ") {
 		t.Fatalf("error does not say why: %v", err)
 	}
 }
