@@ -6,6 +6,8 @@ import (
 	"errors"
 	"slices"
 	"testing"
+
+	"github.com/thomas-vilte/mls-go/framing"
 )
 
 // fourDevices builds alice (two devices), bob and carol in one group created
@@ -757,4 +759,29 @@ func TestInspect(t *testing.T) {
 			t.Errorf("%s: got %+v, want %+v", c.name, got, c.want)
 		}
 	}
+}
+
+// TestPublicApplicationRefused: RFC 9420 §6.2 forbids application data in a
+// PublicMessage. mls-go can produce one; the engine must not accept it even
+// when it is correctly signed and tagged by a member.
+func TestPublicApplicationRefused(t *testing.T) {
+	_, devs := fourDevices(t, Options{})
+	a1, b1 := devs[0], devs[2]
+	sender := a1.g.(*mlsGroup)
+	lg := sender.g
+	pm, err := framing.NewPublicMessage(framing.FramedContent{
+		GroupID:           lg.ID().AsSlice(),
+		Epoch:             lg.Epoch().AsUint64(),
+		Sender:            framing.Sender{Type: framing.SenderTypeMember, LeafIndex: uint32(lg.OwnLeafIndex())},
+		AuthenticatedData: []byte{},
+		Body:              framing.ApplicationData{Data: []byte("in the clear")},
+	}, sender.e.signer, lg.GroupContext().Marshal(), lg.EpochSecrets().MembershipKey, lg.CipherSuite())
+	if err != nil {
+		t.Skipf("library refuses public application messages now: %v", err)
+	}
+	msg := framing.NewMLSMessagePublic(pm).Marshal()
+	_, err = b1.g.Process(msg)
+	wantKind(t, "public application message", err, ErrMalformed)
+	_, err = Inspect(msg)
+	wantKind(t, "Inspect(public application message)", err, ErrMalformed)
 }
