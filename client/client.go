@@ -277,3 +277,9 @@ func (c *Client) DeviceMessages(ctx context.Context) ([]api.DeviceMessage, error
 func (c *Client) AckDeviceMessage(ctx context.Context, id string) error {
 	return c.do(ctx, "DELETE", "/device-messages/"+url.PathEscape(id), nil, nil)
 }
+
+// DirectoryDevice returns who the server says owns a device, with its key.
+func (c *Client) DirectoryDevice(ctx context.Context, deviceID string) (*api.DirectoryDevice, error) {
+	var out api.DirectoryDevice
+	return &out, c.do(ctx, "GET", "/directory/devices/"+url.PathEscape(deviceID), nil, &out)
+}

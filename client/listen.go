@@ -37,7 +37,18 @@ type ListenHandler struct {
 // Listen keeps a live connection open, reconnecting with backoff after
 // network failures, until ctx ends, authentication fails or the device is
 // revoked (ErrRevoked).
-func (c *Client) Listen(ctx context.Context, in *Inbox, h ListenHandler) error {
+// Processor hands each envelope to the application exactly once: it drops
+// what was processed before (Inbox, Messenger).
+type Processor interface {
+	Process(ctx context.Context, env api.Envelope, fn func(api.Envelope) error) (bool, error)
+}
+
+// ErrHold, returned by an envelope handler, leaves the envelope neither
+// processed nor acknowledged (e.g. a conversation whose MLS Welcome has not
+// arrived yet); Listen goes on with the next one.
+var ErrHold = errors.New("held for later")
+
+func (c *Client) Listen(ctx context.Context, in Processor, h ListenHandler) error {
 	b := Backoff{Min: 250 * time.Millisecond, Max: 15 * time.Second}
 	for {
 		err := c.listenOnce(ctx, in, h, &b)
@@ -64,7 +75,7 @@ func (c *Client) wsURL() string {
 	return strings.Replace(c.server, "http", "ws", 1) + api.Version + "/ws"
 }
 
-func (c *Client) listenOnce(ctx context.Context, in *Inbox, h ListenHandler, b *Backoff) error {
+func (c *Client) listenOnce(ctx context.Context, in Processor, h ListenHandler, b *Backoff) error {
 	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	hdr := http.Header{}
@@ -104,7 +115,9 @@ func (c *Client) listenOnce(ctx context.Context, in *Inbox, h ListenHandler, b *
 				continue
 			}
 			env := *f.Envelope
-			if _, err := in.Process(ctx, env, func(e api.Envelope) error { return h.Envelope(ctx, e) }); err != nil {
+			if _, err := in.Process(ctx, env, func(e api.Envelope) error { return h.Envelope(ctx, e) }); errors.Is(err, ErrHold) {
+				continue
+			} else if err != nil {
 				return fmt.Errorf("process envelope %s/%d: %w", env.ConvID, env.Seq, err)
 			}
 			b.Reset()

@@ -166,3 +166,22 @@ func (s *Server) handleAckDeviceMessage() http.HandlerFunc {
 		w.WriteHeader(http.StatusNoContent)
 	}
 }
+
+// handleDirectoryDevice answers "whose key is this device's?" for MLS
+// credential checks of members seen in Welcomes and commits.
+func (s *Server) handleDirectoryDevice() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u, _ := caller(r)
+		d, err := s.Store.Device(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeError(w, r, wache.Errorf(wache.ENOTFOUND, "no such device"))
+			return
+		}
+		owner, err := s.Store.User(r.Context(), d.UserID)
+		if err != nil || owner.OrgID != u.OrgID {
+			writeError(w, r, wache.Errorf(wache.ENOTFOUND, "no such device"))
+			return
+		}
+		writeJSON(w, http.StatusOK, api.DirectoryDevice{DeviceID: d.ID, UserID: owner.ID, Email: owner.Email, SigningKey: d.SigningKey, RevokedAt: d.RevokedAt})
+	}
+}

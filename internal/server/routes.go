@@ -35,6 +35,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/keypackages/count", s.authed(s.handleKeyPackageCount()))
 	mux.Handle("POST /api/v1/keypackages/claim", s.authed(s.handleClaimKeyPackages()))
 	mux.Handle("GET /api/v1/users/{id}/devices", s.authed(s.handleUserDevices()))
+	mux.Handle("GET /api/v1/directory/devices/{id}", s.authed(s.handleDirectoryDevice()))
 	mux.Handle("POST /api/v1/conversations/{id}/welcome", s.authed(s.handlePostWelcome()))
 	mux.Handle("GET /api/v1/device-messages", s.authed(s.handleDeviceMessages()))
 	mux.Handle("DELETE /api/v1/device-messages/{id}", s.authed(s.handleAckDeviceMessage()))

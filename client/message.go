@@ -1,0 +1,141 @@
+package client
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+	"unicode/utf8"
+)
+
+// Payload is what travels inside an MLS application message: a small,
+// versioned, typed document. The server never sees it. Receivers show a
+// type they do not know as "unsupported" and never fail on it.
+type Payload struct {
+	V          int            `json:"v"`
+	Type       string         `json:"type"`
+	Text       string         `json:"text,omitempty"`
+	ReplyTo    *Quote         `json:"reply_to,omitempty"`
+	Attachment *AttachmentRef `json:"attachment,omitempty"`
+	Location   *Location      `json:"location,omitempty"`
+	Receipt    *Receipt       `json:"receipt,omitempty"`
+}
+
+// Payload types.
+const (
+	TypeText         = "text"
+	TypeAttachment   = "attachment"
+	TypeLocation     = "location"      // a one-off position
+	TypeLiveLocation = "live_location" // one update of a live position
+	TypeLiveStop     = "live_stop"     // the live position ends
+	TypeReceipt      = "receipt"
+	TypeUnsupported  = "unsupported" // what a receiver makes of anything it cannot read
+)
+
+// Quote refers to an earlier message (reply).
+type Quote struct {
+	Seq     int64  `json:"seq"`
+	Sender  string `json:"sender,omitempty"`
+	Excerpt string `json:"excerpt,omitempty"`
+}
+
+// AttachmentRef points to an encrypted blob; key and hash exist only here,
+// inside the end-to-end encrypted message.
+type AttachmentRef struct {
+	BlobID string `json:"blob_id"`
+	Key    []byte `json:"key"`    // AES-256 key of the blob
+	SHA256 []byte `json:"sha256"` // of the plaintext
+	Size   int64  `json:"size"`   // plaintext bytes
+	MIME   string `json:"mime"`
+	Name   string `json:"name,omitempty"`
+	// Kind helps the UI: photo, video, voice, document.
+	Kind string `json:"kind,omitempty"`
+}
+
+// Location is a position fix.
+type Location struct {
+	Lat      float64   `json:"lat"`
+	Lon      float64   `json:"lon"`
+	Accuracy float64   `json:"accuracy_m,omitempty"`
+	Time     time.Time `json:"time"`
+	// LiveUntil, on live updates, says how long the sharing lasts.
+	LiveUntil *time.Time `json:"live_until,omitempty"`
+}
+
+// Receipt reports delivery or reading of a message.
+type Receipt struct {
+	Kind string `json:"kind"` // delivered or read
+	Seq  int64  `json:"seq"`
+}
+
+// ValidateLocation checks a position for range and sanity.
+func ValidateLocation(l *Location) error {
+	switch {
+	case l == nil:
+		return fmt.Errorf("location missing")
+	case math.IsNaN(l.Lat) || math.IsNaN(l.Lon) || l.Lat < -90 || l.Lat > 90:
+		return fmt.Errorf("latitude must be between -90 and 90")
+	case l.Lon < -180 || l.Lon > 180:
+		return fmt.Errorf("longitude must be between -180 and 180")
+	case math.IsNaN(l.Accuracy) || l.Accuracy < 0 || l.Accuracy > 100_000:
+		return fmt.Errorf("accuracy must be between 0 and 100 km")
+	case l.Time.IsZero():
+		return fmt.Errorf("location time missing")
+	}
+	return nil
+}
+
+// Validate checks a payload before it is sent.
+func (p *Payload) Validate() error {
+	if p.V != 1 {
+		return fmt.Errorf("payload version %d is not supported", p.V)
+	}
+	if !utf8.ValidString(p.Text) || len(p.Text) > MaxText {
+		return fmt.Errorf("text must be valid UTF-8 of at most %d bytes", MaxText)
+	}
+	switch p.Type {
+	case TypeText:
+		if p.Text == "" {
+			return fmt.Errorf("empty text")
+		}
+	case TypeAttachment:
+		a := p.Attachment
+		if a == nil || a.BlobID == "" || len(a.Key) != 32 || len(a.SHA256) != 32 || a.Size < 0 || len(a.MIME) > 255 || len(a.Name) > 255 {
+			return fmt.Errorf("attachment reference incomplete")
+		}
+	case TypeLocation, TypeLiveLocation:
+		return ValidateLocation(p.Location)
+	case TypeLiveStop:
+	case TypeReceipt:
+		if p.Receipt == nil || (p.Receipt.Kind != "delivered" && p.Receipt.Kind != "read") || p.Receipt.Seq <= 0 {
+			return fmt.Errorf("receipt needs kind delivered or read and a sequence number")
+		}
+	default:
+		return fmt.Errorf("unknown payload type %q", p.Type)
+	}
+	if p.ReplyTo != nil && (p.ReplyTo.Seq <= 0 || len(p.ReplyTo.Excerpt) > 500) {
+		return fmt.Errorf("reply reference invalid")
+	}
+	return nil
+}
+
+// EncodePayload validates and encodes a payload.
+func EncodePayload(p Payload) ([]byte, error) {
+	if p.V == 0 {
+		p.V = 1
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(p)
+}
+
+// DecodePayload reads a payload from another device. Anything malformed,
+// out of range or of an unknown type becomes TypeUnsupported.
+func DecodePayload(b []byte) Payload {
+	var p Payload
+	if err := json.Unmarshal(b, &p); err != nil || p.Validate() != nil {
+		return Payload{V: 1, Type: TypeUnsupported}
+	}
+	return p
+}
