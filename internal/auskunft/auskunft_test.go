@@ -214,7 +214,7 @@ func TestImportRejectsBadLines(t *testing.T) {
 		{"alert without action", `{"kind":"alert","id":"A9","subject_kind":"person","subject":"P1","category":"arrest","authority":"y"}`, "action is required"},
 		{"validity reversed", `{"kind":"alert","id":"A9","subject_kind":"person","subject":"P1","category":"arrest","action":"x","authority":"y","valid_from":"2026-01-01","valid_until":"2025-01-01"}`, "before"},
 		{"bad delete", `{"kind":"delete","target":"everything","id":"P1"}`, "delete target"},
-		{"two values", `{"kind":"person","id":"X1","surname":"A"} {"kind":"person","id":"X2","surname":"B"}`, "after top-level value"},
+		{"two values", `{"kind":"person","id":"X1","surname":"A"} {"kind":"person","id":"X2","surname":"B"}`, "more than one JSON value"},
 	}
 	eachDB(t, func(t *testing.T, db *sqldb.DB) {
 		e := newEnv(t, db, Config{})

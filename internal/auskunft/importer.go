@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/wache/wache"
@@ -104,6 +105,29 @@ func (s *Store) importStream(ctx context.Context, r io.Reader, opts ImportOption
 	}
 	st := &ImportStats{}
 	start := time.Now()
+	// The first load into an empty store is a bulk load: lookup indexes
+	// are built once at the end (see lookupIndexes).
+	bulk, err := s.empty(ctx)
+	if err != nil {
+		return st, err
+	}
+	if bulk {
+		if err := s.dropIndexes(ctx); err != nil {
+			return st, err
+		}
+		defer func() {
+			// Also after a failure: lookups must not run without indexes.
+			ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 6*time.Hour)
+			defer cancel()
+			if err := s.createIndexes(ictx); err != nil {
+				slog.ErrorContext(ctx, "auskunft: rebuild indexes after bulk load", "err", err)
+			}
+			if err := s.analyze(ictx); err != nil {
+				slog.WarnContext(ctx, "auskunft: analyze after import", "err", err)
+			}
+			st.Elapsed = time.Since(start)
+		}()
+	}
 	lineErr := func(line int64, err error) {
 		st.Errors++
 		if len(st.LineErrors) < opts.MaxLineErrors {
@@ -192,8 +216,36 @@ func (s *Store) importStream(ctx context.Context, r io.Reader, opts ImportOption
 	if err := flush(); err != nil {
 		return st, err
 	}
+	if !bulk && st.Applied >= analyzeAfter {
+		if err := s.analyze(ctx); err != nil {
+			slog.WarnContext(ctx, "auskunft: analyze after import", "err", err)
+		}
+	}
 	st.Elapsed = time.Since(start)
 	return st, nil
+}
+
+// analyzeAfter is the import size after which the planner statistics are
+// refreshed, so that lookups keep using the right indexes.
+const analyzeAfter = 50000
+
+func (s *Store) analyze(ctx context.Context) error {
+	tables := []string{"ak_person", "ak_name", "ak_vehicle", "ak_document", "ak_alert"}
+	if s.db.Dialect.Postgres() {
+		_, err := s.db.Exec(ctx, `ANALYZE `+strings.Join(tables, ", "))
+		return err
+	}
+	// Sampled statistics: a full ANALYZE of ten million rows takes minutes.
+	if _, err := s.db.Exec(ctx, `PRAGMA analysis_limit = 1000`); err != nil {
+		return err
+	}
+	defer s.db.Exec(context.WithoutCancel(ctx), `PRAGMA analysis_limit = 0`)
+	for _, t := range tables {
+		if _, err := s.db.Exec(ctx, `ANALYZE `+t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (st *ImportStats) count(o *op) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -434,7 +435,11 @@ func decodeLine(b []byte, today string) (*op, error) {
 	var head struct {
 		Kind string `json:"kind"`
 	}
-	if err := json.Unmarshal(b, &head); err != nil {
+	// Exports usually write the kind first: read it without a full parse
+	// (the strict decode below checks the whole line anyway).
+	if k, ok := leadingKind(b); ok {
+		head.Kind = k
+	} else if err := json.Unmarshal(b, &head); err != nil {
 		return nil, invalid("not a JSON object: %s", jsonErr(err))
 	}
 	decode := func(v any) error {
@@ -507,11 +512,32 @@ func decodeLine(b []byte, today string) (*op, error) {
 	return o, nil
 }
 
+// leadingKind reads `{"kind":"person",` at the start of a line.
+func leadingKind(b []byte) (string, bool) {
+	const prefix = `{"kind":"`
+	if !bytes.HasPrefix(b, []byte(prefix)) {
+		return "", false
+	}
+	rest := b[len(prefix):]
+	i := bytes.IndexByte(rest, '"')
+	if i < 0 || i > 16 || i+1 >= len(rest) || (rest[i+1] != ',' && rest[i+1] != '}') {
+		return "", false
+	}
+	for _, c := range rest[:i] {
+		if c < 'a' || c > 'z' {
+			return "", false
+		}
+	}
+	return string(rest[:i]), true
+}
+
 // jsonErr shortens encoding/json errors to what helps fix the line.
 func jsonErr(err error) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "JSON syntax error: the line ends inside a value"
 	case errors.As(err, &se):
 		return fmt.Sprintf("JSON syntax error at byte %d: %s", se.Offset, se.Error())
 	case errors.As(err, &te):
