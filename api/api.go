@@ -74,8 +74,8 @@ type Conversation struct {
 	Role        string    `json:"role,omitempty"`         // the caller's role
 	MemberCount int       `json:"member_count,omitempty"` // in lists
 	AckedSeq    int64     `json:"acked_seq"`              // the calling device's cursor
-	Unread      int64     `json:"unread"`
-	Existing    bool      `json:"existing,omitempty"` // create found a direct chat
+	Unread      int64     `json:"unread"`                 // application messages after acked_seq (at most 1000)
+	Existing    bool      `json:"existing,omitempty"`     // create found a direct chat
 	Members     []Member  `json:"members,omitempty"`
 }
 

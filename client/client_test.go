@@ -11,46 +11,67 @@ import (
 	"github.com/wache/wache/api"
 )
 
-func FuzzDecodeDev(f *testing.F) {
-	good, _ := EncodeDevText("Lage ruhig")
+func FuzzDecodePayload(f *testing.F) {
+	good, _ := EncodePayload(Payload{Type: TypeText, Text: "Lage ruhig"})
 	f.Add(good)
-	f.Add([]byte(`{"v":2,"mode":"unencrypted-dev","type":"text","text":"x"}`))
-	f.Add([]byte(`{"v":1,"mode":"unencrypted-dev","type":"text","text":"\ud800"}`))
+	loc, _ := EncodePayload(Payload{Type: TypeLocation, Location: &Location{Lat: 51.2, Lon: 6.7, Time: time.Unix(1e9, 0)}})
+	f.Add(loc)
+	f.Add([]byte(`{"v":2,"type":"text","text":"x"}`))
+	f.Add([]byte(`{"v":1,"type":"location","location":{"lat":91,"lon":0,"time":"2026-01-01T00:00:00Z"}}`))
+	f.Add([]byte(`{"v":1,"type":"text","text":"\ud800"}`))
 	f.Add([]byte{0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m := DecodeDev(b)
-		if m.Type != "text" && m.Type != "unsupported" {
-			t.Fatalf("unexpected type %q", m.Type)
+		p := DecodePayload(b)
+		if p.Type == TypeUnsupported {
+			return
 		}
-		if m.Type == "unsupported" && m.Text != "" {
-			t.Fatal("unsupported message carries text")
+		if err := p.Validate(); err != nil {
+			t.Fatalf("decoded an invalid payload: %v", err)
+		}
+		if _, err := EncodePayload(p); err != nil {
+			t.Fatalf("a decoded payload does not encode: %v", err)
 		}
 	})
 }
 
-func TestDevPayload(t *testing.T) {
+func TestPayloads(t *testing.T) {
+	now := time.Now().UTC()
+	key := make([]byte, 32)
 	for _, tc := range []struct {
-		text    string
-		wantErr bool
+		name string
+		p    Payload
+		ok   bool
 	}{
-		{"Hallo", false},
-		{"Grüße aus der Wache ✓", false},
-		{strings.Repeat("x", MaxText), false},
-		{strings.Repeat("x", MaxText+1), true},
-		{"\xff\xfe", true},
+		{"text", Payload{Type: TypeText, Text: "Grüße aus der Wache ✓"}, true},
+		{"reply", Payload{Type: TypeText, Text: "ok", ReplyTo: &Quote{Seq: 4, Excerpt: "Treffpunkt?"}}, true},
+		{"empty text", Payload{Type: TypeText}, false},
+		{"long text", Payload{Type: TypeText, Text: strings.Repeat("x", MaxText+1)}, false},
+		{"bad utf8", Payload{Type: TypeText, Text: "\xff"}, false},
+		{"location", Payload{Type: TypeLocation, Location: &Location{Lat: 51.2, Lon: 6.7, Accuracy: 5, Time: now}}, true},
+		{"latitude 91", Payload{Type: TypeLocation, Location: &Location{Lat: 91, Lon: 6.7, Time: now}}, false},
+		{"longitude -181", Payload{Type: TypeLiveLocation, Location: &Location{Lat: 1, Lon: -181, Time: now}}, false},
+		{"no time", Payload{Type: TypeLocation, Location: &Location{Lat: 1, Lon: 1}}, false},
+		{"live stop", Payload{Type: TypeLiveStop}, true},
+		{"attachment", Payload{Type: TypeAttachment, Attachment: &AttachmentRef{BlobID: "b", Key: key, SHA256: key, Size: 3, MIME: "image/jpeg"}}, true},
+		{"attachment without key", Payload{Type: TypeAttachment, Attachment: &AttachmentRef{BlobID: "b", SHA256: key}}, false},
+		{"receipt", Payload{Type: TypeReceipt, Receipt: &Receipt{Kind: "read", Seq: 3}}, true},
+		{"bad receipt", Payload{Type: TypeReceipt, Receipt: &Receipt{Kind: "seen", Seq: 3}}, false},
+		{"unknown type", Payload{Type: "sticker"}, false},
 	} {
-		b, err := EncodeDevText(tc.text)
-		if (err != nil) != tc.wantErr {
-			t.Fatalf("EncodeDevText(%.10q): err %v", tc.text, err)
-		}
-		if err == nil {
-			if m := DecodeDev(b); m.Type != "text" || m.Text != tc.text {
-				t.Fatalf("round trip: %+v", m)
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := EncodePayload(tc.p)
+			if (err == nil) != tc.ok {
+				t.Fatalf("EncodePayload: %v", err)
 			}
-		}
+			if err == nil {
+				if got := DecodePayload(b); got.Type != tc.p.Type || got.Text != tc.p.Text {
+					t.Fatalf("round trip: %+v", got)
+				}
+			}
+		})
 	}
-	if m := DecodeDev([]byte(`{"v":1,"mode":"mls","type":"sticker"}`)); m.Type != "unsupported" {
-		t.Fatalf("unknown type decoded as %q", m.Type)
+	if got := DecodePayload([]byte(`{"v":1,"type":"sticker","sticker":"x"}`)); got.Type != TypeUnsupported {
+		t.Fatalf("unknown type decoded as %q", got.Type)
 	}
 }
 

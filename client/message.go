@@ -139,3 +139,6 @@ func DecodePayload(b []byte) Payload {
 	}
 	return p
 }
+
+// MaxText bounds a text message so that it fits an envelope once encrypted.
+const MaxText = 16 << 10

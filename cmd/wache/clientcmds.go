@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,9 +22,9 @@ import (
 
 // common holds the flags every client command shares.
 type common struct {
-	server, home string
-	json         bool
-	env          *Env
+	server, home, passFile string
+	json                   bool
+	env                    *Env
 }
 
 func newFlags(name, usageLine string, env *Env) (*flag.FlagSet, *common) {
@@ -39,6 +40,7 @@ func newFlags(name, usageLine string, env *Env) (*flag.FlagSet, *common) {
 	fs.StringVar(&c.server, "server", env.Getenv("WACHE_SERVER"), "server URL (WACHE_SERVER; default: the one you logged in to)")
 	fs.StringVar(&c.home, "home", home, "profile directory of this device (WACHE_HOME)")
 	fs.BoolVar(&c.json, "json", false, "print data as JSON")
+	fs.StringVar(&c.passFile, "passphrase-file", "", "file holding the passphrase of the local encrypted data (or WACHE_PASSPHRASE)")
 	fs.Usage = func() {
 		fmt.Fprintf(env.Stderr, "Usage: wache %s\n\nFlags:\n", usageLine)
 		fs.PrintDefaults()
@@ -46,32 +48,91 @@ func newFlags(name, usageLine string, env *Env) (*flag.FlagSet, *common) {
 	return fs, c
 }
 
-func (c *common) state() client.FileState { return client.FileState{Dir: c.home} }
+func (c *common) files() client.FileState { return client.FileState{Dir: c.home} }
 
-// session loads the profile and returns a logged-in client.
-func (c *common) session(ctx context.Context) (*client.Client, *client.Profile, error) {
-	p, err := client.LoadProfile(ctx, c.state())
+// passphrase returns the passphrase of the local encrypted store: from
+// WACHE_PASSPHRASE, from --passphrase-file, or asked on the terminal.
+func (c *common) passphrase(confirm bool) ([]byte, error) {
+	if c.passFile != "" {
+		b, err := os.ReadFile(c.passFile)
+		if err != nil {
+			return nil, &exitError{2, fmt.Errorf("--passphrase-file: %w", err)}
+		}
+		return []byte(strings.TrimRight(string(b), "\r\n")), nil
+	}
+	if p := c.env.Getenv("WACHE_PASSPHRASE"); p != "" {
+		return []byte(p), nil
+	}
+	if !c.env.Interactive || c.env.ReadPassword == nil {
+		return nil, &exitError{2, fmt.Errorf("the local data is encrypted: set WACHE_PASSPHRASE or pass --passphrase-file")}
+	}
+	fmt.Fprint(c.env.Stderr, "Passphrase for the local data of this device: ")
+	p, err := c.env.ReadPassword()
+	fmt.Fprintln(c.env.Stderr)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if p == nil {
-		return nil, nil, wache.Errorf(wache.EUNAUTHORIZED, "not logged in (profile %s); run 'wache login EMAIL' first", c.home)
+	if confirm {
+		fmt.Fprint(c.env.Stderr, "Repeat the passphrase: ")
+		q, err := c.env.ReadPassword()
+		fmt.Fprintln(c.env.Stderr)
+		if err != nil {
+			return nil, err
+		}
+		if string(p) != string(q) {
+			return nil, &exitError{2, fmt.Errorf("the passphrases differ")}
+		}
 	}
-	server := p.Server
-	if c.server != "" {
-		server = c.server
+	return p, nil
+}
+
+// state opens the device's encrypted local store.
+func (c *common) state(ctx context.Context, create bool) (client.State, error) {
+	if !create {
+		if b, err := c.files().Load(ctx, "vault"); err != nil {
+			return nil, err
+		} else if b == nil {
+			return nil, wache.Errorf(wache.EUNAUTHORIZED, "not logged in (profile %s); run 'wache login EMAIL' first", c.home)
+		}
 	}
-	cl, err := client.New(server, p.Token)
+	pass, err := c.passphrase(create)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return cl, p, nil
+	v, err := client.OpenVault(ctx, c.files(), pass)
+	if errors.Is(err, client.ErrWrongPassphrase) {
+		return nil, &exitError{3, err}
+	}
+	return v, err
+}
+
+// session opens the local store and the messenger of this device.
+func (c *common) session(ctx context.Context) (*client.Messenger, error) {
+	st, err := c.state(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	m, err := client.OpenMessenger(ctx, st)
+	if err != nil {
+		if wache.ErrorCode(err) == wache.EUNAUTHORIZED {
+			return nil, wache.Errorf(wache.EUNAUTHORIZED, "not logged in (profile %s); run 'wache login EMAIL' first", c.home)
+		}
+		return nil, err
+	}
+	if c.server != "" && c.server != m.Profile().Server {
+		cl, err := client.New(c.server, m.Profile().Token)
+		if err != nil {
+			return nil, err
+		}
+		m.API = cl
+	}
+	return m, nil
 }
 
 // wiped handles a revoked device: the local data goes, as the server asked.
 func (c *common) wiped(ctx context.Context, err error) error {
 	if errors.Is(err, client.ErrRevoked) || wache.ErrorCode(err) == wache.EREVOKED {
-		if werr := c.state().Erase(ctx); werr != nil {
+		if werr := c.files().Erase(ctx); werr != nil {
 			return fmt.Errorf("device revoked, but erasing local data failed: %w", werr)
 		}
 		return wache.Errorf(wache.EREVOKED, "this device was revoked; its local data has been erased. Log in again to continue")
@@ -98,11 +159,6 @@ func cmdLogin(ctx context.Context, args []string, env *Env) error {
 		return &exitError{2, fmt.Errorf("expected one EMAIL argument")}
 	}
 	email := fs.Arg(0)
-	if c.server == "" {
-		if p, _ := client.LoadProfile(ctx, c.state()); p != nil {
-			c.server = p.Server
-		}
-	}
 	if c.server == "" {
 		return &exitError{2, fmt.Errorf("which server? pass --server URL or set WACHE_SERVER")}
 	}
@@ -133,11 +189,23 @@ func cmdLogin(ctx context.Context, args []string, env *Env) error {
 		return err
 	}
 	// A new login starts a new device: forget the old one's state.
-	if err := c.state().Erase(ctx); err != nil {
+	if err := c.files().Erase(ctx); err != nil {
 		return err
 	}
-	if err := client.SaveProfile(ctx, c.state(), p); err != nil {
+	st, err := c.state(ctx, true)
+	if err != nil {
+		return err
+	}
+	if err := client.SaveProfile(ctx, st, p); err != nil {
 		return fmt.Errorf("save profile: %w", err)
+	}
+	m, err := client.OpenMessenger(ctx, st)
+	if err != nil {
+		return err
+	}
+	// Publish KeyPackages so that colleagues can add this device to groups.
+	if err := m.EnsureKeyPackages(ctx, keyPackageMin, keyPackageBatch); err != nil {
+		return fmt.Errorf("publish this device's keys: %w", err)
 	}
 	if c.json {
 		return c.printJSON(map[string]string{"email": p.Email, "user_id": p.UserID, "device_id": p.DeviceID, "server": p.Server})
@@ -146,19 +214,25 @@ func cmdLogin(ctx context.Context, args []string, env *Env) error {
 	return nil
 }
 
+// KeyPackage stock kept on the server for each device.
+const (
+	keyPackageMin   = 20
+	keyPackageBatch = 50
+)
+
 func cmdLogout(ctx context.Context, args []string, env *Env) error {
 	fs, c := newFlags("logout", "logout", env)
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
-	cl, p, err := c.session(ctx)
+	m, err := c.session(ctx)
 	if err != nil {
 		return err
 	}
-	if err := cl.RevokeDevice(ctx, p.DeviceID); err != nil && wache.ErrorCode(err) != wache.EREVOKED && wache.ErrorCode(err) != wache.EUNAUTHORIZED {
+	if err := m.API.RevokeDevice(ctx, m.Profile().DeviceID); err != nil && wache.ErrorCode(err) != wache.EREVOKED && wache.ErrorCode(err) != wache.EUNAUTHORIZED {
 		return fmt.Errorf("revoke this device on the server: %w", err)
 	}
-	if err := c.state().Erase(ctx); err != nil {
+	if err := c.files().Erase(ctx); err != nil {
 		return err
 	}
 	fmt.Fprintln(env.Stdout, "Abgemeldet / logged out; local data erased.")
@@ -170,10 +244,11 @@ func cmdWhoami(ctx context.Context, args []string, env *Env) error {
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
-	cl, _, err := c.session(ctx)
+	m, err := c.session(ctx)
 	if err != nil {
 		return err
 	}
+	cl := m.API
 	me, err := cl.Me(ctx)
 	if err != nil {
 		return c.wiped(ctx, err)
@@ -191,10 +266,11 @@ func cmdDevices(ctx context.Context, args []string, env *Env) error {
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
-	cl, _, err := c.session(ctx)
+	m, err := c.session(ctx)
 	if err != nil {
 		return err
 	}
+	cl := m.API
 	if fs.NArg() > 0 {
 		if fs.Arg(0) != "revoke" || fs.NArg() != 2 {
 			return &exitError{2, fmt.Errorf("usage: wache devices revoke DEVICE_ID")}
@@ -256,10 +332,11 @@ func cmdChats(ctx context.Context, args []string, env *Env) error {
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
-	cl, _, err := c.session(ctx)
+	m, err := c.session(ctx)
 	if err != nil {
 		return err
 	}
+	cl := m.API
 	list, err := cl.Conversations(ctx)
 	if err != nil {
 		return c.wiped(ctx, err)
@@ -305,10 +382,11 @@ CHAT is a conversation id or its unique name.`)
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
-	cl, _, err := c.session(ctx)
+	m, err := c.session(ctx)
 	if err != nil {
 		return err
 	}
+	cl := m.API
 	switch sub {
 	case "new":
 		var ms []string
@@ -317,7 +395,7 @@ CHAT is a conversation id or its unique name.`)
 				ms = append(ms, m)
 			}
 		}
-		cv, err := cl.CreateConversation(ctx, api.CreateConversationRequest{Kind: *kind, Name: *name, Members: ms})
+		cv, err := m.CreateChat(ctx, api.CreateConversationRequest{Kind: *kind, Name: *name, Members: ms})
 		if err != nil {
 			return c.wiped(ctx, err)
 		}
@@ -358,34 +436,26 @@ CHAT is a conversation id or its unique name.`)
 		if err != nil {
 			return c.wiped(ctx, err)
 		}
+		email := strings.ToLower(strings.TrimSpace(fs.Arg(1)))
 		if sub == "add" {
-			if err := cl.AddMember(ctx, ref.ID, fs.Arg(1), *role); err != nil {
+			if err := m.AddMember(ctx, ref.ID, email, *role); err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "%s added to %s.\n", fs.Arg(1), ref.Name)
+			fmt.Fprintf(env.Stdout, "%s added to %s.\n", email, ref.Name)
 			return nil
 		}
-		cv, err := cl.Conversation(ctx, ref.ID)
-		if err != nil {
+		if err := m.RemoveMember(ctx, ref.ID, email); err != nil {
 			return err
 		}
-		for _, m := range cv.Members {
-			if strings.EqualFold(m.Email, fs.Arg(1)) {
-				if err := cl.RemoveMember(ctx, ref.ID, m.UserID); err != nil {
-					return err
-				}
-				fmt.Fprintf(env.Stdout, "%s removed from %s.\n", m.Email, ref.Name)
-				return nil
-			}
-		}
-		return wache.Errorf(wache.ENOTFOUND, "%s is not a member of %s", fs.Arg(1), ref.Name)
+		fmt.Fprintf(env.Stdout, "%s removed from %s; they cannot read what follows.\n", email, ref.Name)
+		return nil
 	}
 	return nil
 }
 
 func cmdSend(ctx context.Context, args []string, env *Env) error {
 	fs, c := newFlags("send", "send CHAT TEXT   (TEXT '-' reads standard input)", env)
-	timeout := fs.Duration("timeout", 2*time.Minute, "give up retrying after this long")
+	timeout := fs.Duration("timeout", 2*time.Minute, "give up retrying after this long (the message stays in the outbox)")
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
@@ -401,41 +471,84 @@ func cmdSend(ctx context.Context, args []string, env *Env) error {
 		}
 		text = strings.TrimRight(string(b), "\n")
 	}
-	payload, err := client.EncodeDevText(text)
-	if err != nil {
+	p := client.Payload{V: 1, Type: client.TypeText, Text: text}
+	if err := p.Validate(); err != nil {
 		return &exitError{2, err}
 	}
-	cl, _, err := c.session(ctx)
+	return c.sendPayload(ctx, fs.Arg(0), p, *timeout)
+}
+
+func cmdSendLocation(ctx context.Context, args []string, env *Env) error {
+	fs, c := newFlags("send-location", "send-location CHAT LAT LON [--accuracy M]", env)
+	acc := fs.Float64("accuracy", 0, "accuracy in metres")
+	timeout := fs.Duration("timeout", 2*time.Minute, "give up retrying after this long (the message stays in the outbox)")
+	if err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 3 {
+		fs.Usage()
+		return &exitError{2, fmt.Errorf("expected CHAT, LAT and LON")}
+	}
+	lat, err1 := strconv.ParseFloat(fs.Arg(1), 64)
+	lon, err2 := strconv.ParseFloat(fs.Arg(2), 64)
+	if err1 != nil || err2 != nil {
+		return &exitError{2, fmt.Errorf("LAT and LON are decimal degrees, e.g. 51.2277 6.7735")}
+	}
+	p := client.Payload{V: 1, Type: client.TypeLocation, Location: &client.Location{Lat: lat, Lon: lon, Accuracy: *acc, Time: time.Now().UTC()}}
+	if err := p.Validate(); err != nil {
+		return &exitError{2, err}
+	}
+	return c.sendPayload(ctx, fs.Arg(0), p, *timeout)
+}
+
+func (c *common) sendPayload(ctx context.Context, chat string, p client.Payload, timeout time.Duration) error {
+	m, err := c.session(ctx)
 	if err != nil {
 		return err
 	}
-	cv, err := resolveChat(ctx, cl, fs.Arg(0))
+	cv, err := resolveChat(ctx, m.API, chat)
 	if err != nil {
 		return c.wiped(ctx, err)
 	}
-	sctx, cancel := context.WithTimeout(ctx, *timeout)
+	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	res, err := cl.Post(sctx, cv.ID, client.NewClientID(), payload)
+	if _, err := m.FlushOutbox(sctx); err != nil {
+		return err
+	}
+	if err := m.Sync(sctx, cv.ID); err != nil { // join or catch up first: encrypt for the current epoch
+		return c.wiped(ctx, err)
+	}
+	res, err := m.Send(sctx, cv.ID, p)
 	if err != nil {
 		return c.wiped(ctx, err)
 	}
 	if c.json {
 		return c.printJSON(res)
 	}
-	fmt.Fprintf(env.Stdout, "Gesendet / sent (#%d)\n", res.Seq)
+	fmt.Fprintf(c.env.Stdout, "Gesendet / sent (#%d)\n", res.Seq)
 	return nil
 }
 
 // message is how the CLI shows one received item.
 type message struct {
-	ConvID   string    `json:"conv_id"`
-	Seq      int64     `json:"seq"`
-	Sender   string    `json:"sender"`
-	SenderID string    `json:"sender_id"`
-	Time     time.Time `json:"time"`
-	Type     string    `json:"type"`
-	Text     string    `json:"text,omitempty"`
-	Mode     string    `json:"mode"`
+	ConvID        string           `json:"conv_id"`
+	Seq           int64            `json:"seq"`
+	Sender        string           `json:"sender"`
+	SenderEmail   string           `json:"sender_email"`
+	SenderID      string           `json:"sender_id"`
+	Time          time.Time        `json:"time"`
+	Type          string           `json:"type"`
+	Text          string           `json:"text,omitempty"`
+	Location      *client.Location `json:"location,omitempty"`
+	Attachment    *attachmentInfo  `json:"attachment,omitempty"`
+	Undecryptable string           `json:"undecryptable,omitempty"`
+}
+
+// attachmentInfo is what the CLI shows of an attachment (never the key).
+type attachmentInfo struct {
+	Name string `json:"name"`
+	MIME string `json:"mime"`
+	Size int64  `json:"size"`
 }
 
 // names caches display names of conversation members.
@@ -459,10 +572,16 @@ func (n *names) of(ctx context.Context, convID, userID string) string {
 	return userID
 }
 
-func (c *common) show(ctx context.Context, nm *names, env api.Envelope) error {
-	dm := client.DecodeDev(env.Payload)
-	msg := message{ConvID: env.ConvID, Seq: env.Seq, SenderID: env.SenderID, Sender: nm.of(ctx, env.ConvID, env.SenderID),
-		Time: env.CreatedAt, Type: dm.Type, Text: dm.Text, Mode: client.DevMode}
+func (c *common) show(ctx context.Context, nm *names, cm client.Message) error {
+	msg := message{ConvID: cm.ConvID, Seq: cm.Seq, SenderID: cm.SenderID, SenderEmail: cm.SenderEmail,
+		Sender: nm.of(ctx, cm.ConvID, cm.SenderID), Time: cm.Time, Type: cm.Payload.Type, Text: cm.Payload.Text,
+		Location: cm.Payload.Location, Undecryptable: cm.Undecryptable}
+	if a := cm.Payload.Attachment; a != nil {
+		msg.Attachment = &attachmentInfo{Name: a.Name, MIME: a.MIME, Size: a.Size}
+	}
+	if cm.Undecryptable != "" {
+		msg.Type = "undecryptable"
+	}
 	if c.json {
 		b, err := json.Marshal(msg)
 		if err != nil {
@@ -471,8 +590,25 @@ func (c *common) show(ctx context.Context, nm *names, env api.Envelope) error {
 		_, err = fmt.Fprintf(c.env.Stdout, "%s\n", b)
 		return err
 	}
-	text := msg.Text
-	if msg.Type != "text" {
+	var text string
+	switch {
+	case cm.Undecryptable != "":
+		text = "[nicht lesbar / unreadable: " + cm.Undecryptable + "]"
+	case msg.Type == client.TypeText:
+		text = msg.Text
+		if r := cm.Payload.ReplyTo; r != nil {
+			text = fmt.Sprintf("(Antwort auf / reply to #%d) %s", r.Seq, text)
+		}
+	case msg.Type == client.TypeLocation || msg.Type == client.TypeLiveLocation:
+		l := msg.Location
+		text = fmt.Sprintf("📍 %.5f, %.5f (±%.0f m, %s)", l.Lat, l.Lon, l.Accuracy, l.Time.Local().Format("15:04:05"))
+	case msg.Type == client.TypeLiveStop:
+		text = "📍 Live-Standort beendet / live location ended"
+	case msg.Type == client.TypeAttachment:
+		text = fmt.Sprintf("📎 %s (%s, %d bytes): wache fetch %s %d FILE", msg.Attachment.Name, msg.Attachment.MIME, msg.Attachment.Size, cm.ConvID, cm.Seq)
+	case msg.Type == client.TypeReceipt:
+		return nil
+	default:
 		text = "[nicht unterstützte Nachricht / unsupported message]"
 	}
 	_, err := fmt.Fprintf(c.env.Stdout, "[%s] #%d %s: %s\n", msg.Time.Local().Format("2006-01-02 15:04:05"), msg.Seq, msg.Sender, text)
@@ -488,43 +624,30 @@ func cmdRead(ctx context.Context, args []string, env *Env) error {
 		fs.Usage()
 		return &exitError{2, fmt.Errorf("expected CHAT")}
 	}
-	cl, _, err := c.session(ctx)
+	m, err := c.session(ctx)
 	if err != nil {
 		return err
 	}
-	cv, err := resolveChat(ctx, cl, fs.Arg(0))
+	cv, err := resolveChat(ctx, m.API, fs.Arg(0))
 	if err != nil {
 		return c.wiped(ctx, err)
 	}
-	in, err := client.OpenInbox(ctx, c.state())
-	if err != nil {
-		return err
-	}
-	nm := &names{cl: cl, m: map[string]string{}}
-	after := max(in.Seen(cv.ID), cv.AckedSeq)
-	count := 0
-	for {
-		envs, err := cl.Envelopes(ctx, cv.ID, after, 200)
-		if err != nil {
-			return c.wiped(ctx, err)
-		}
-		for _, e := range envs {
-			if _, err := in.Process(ctx, e, func(e api.Envelope) error { return c.show(ctx, nm, e) }); err != nil {
-				return err
-			}
-			after = e.Seq
-			count++
-		}
-		if len(envs) > 0 {
-			if err := cl.Ack(ctx, cv.ID, after); err != nil {
-				return err
-			}
-		}
-		if len(envs) < 200 {
-			break
+	nm := &names{cl: m.API, m: map[string]string{}}
+	var msgs []client.Message
+	m.OnMessage = func(msg client.Message) {
+		if msg.ConvID == cv.ID {
+			msgs = append(msgs, msg)
 		}
 	}
-	if count == 0 && !c.json {
+	if err := m.Sync(ctx, cv.ID); err != nil {
+		return c.wiped(ctx, err)
+	}
+	for _, msg := range msgs {
+		if err := c.show(ctx, nm, msg); err != nil {
+			return err
+		}
+	}
+	if len(msgs) == 0 && !c.json {
 		fmt.Fprintln(env.Stderr, "Keine neuen Nachrichten / no new messages.")
 	}
 	return nil
@@ -535,17 +658,20 @@ func cmdListen(ctx context.Context, args []string, env *Env) error {
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
-	cl, _, err := c.session(ctx)
+	m, err := c.session(ctx)
 	if err != nil {
 		return err
 	}
-	in, err := client.OpenInbox(ctx, c.state())
-	if err != nil {
+	if _, err := m.FlushOutbox(ctx); err != nil {
 		return err
 	}
-	nm := &names{cl: cl, m: map[string]string{}}
-	err = cl.Listen(ctx, in, client.ListenHandler{
-		Envelope: func(ctx context.Context, e api.Envelope) error { return c.show(ctx, nm, e) },
+	nm := &names{cl: m.API, m: map[string]string{}}
+	m.OnMessage = func(msg client.Message) {
+		if err := c.show(ctx, nm, msg); err != nil {
+			fmt.Fprintf(env.Stderr, "wache listen: %v\n", err)
+		}
+	}
+	err = m.Listen(ctx, client.ListenHandler{
 		Disconnect: func(err error) {
 			fmt.Fprintf(env.Stderr, "Verbindung unterbrochen / connection lost (%s); reconnecting…\n", describe(err))
 		},

@@ -21,7 +21,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	env := &Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
-		Interactive: term.IsTerminal(int(os.Stdin.Fd()))}
+		Interactive:  term.IsTerminal(int(os.Stdin.Fd())),
+		ReadPassword: func() ([]byte, error) { return term.ReadPassword(int(os.Stdin.Fd())) }}
 	os.Exit(run(ctx, os.Args[1:], env))
 }
 
@@ -32,6 +33,8 @@ type Env struct {
 	Stderr      io.Writer
 	Getenv      func(string) string
 	Interactive bool // stdin is a terminal: prompts are allowed
+	// ReadPassword reads a line from the terminal without echo.
+	ReadPassword func() ([]byte, error)
 }
 
 type command struct {
@@ -50,6 +53,7 @@ func commands() []command {
 		{"chats", "list your conversations with unread counts", cmdChats},
 		{"chat", "new | show | add | remove: manage conversations", cmdChat},
 		{"send", "send a text message to a conversation", cmdSend},
+		{"send-location", "send your position (LAT LON) to a conversation", cmdSendLocation},
 		{"read", "print unread messages of a conversation and mark them read", cmdRead},
 		{"listen", "stream new messages as they arrive", cmdListen},
 		{"version", "print the version", cmdVersion},
@@ -74,9 +78,10 @@ Client commands take --server URL (or WACHE_SERVER) and --home DIR (or
 WACHE_HOME, default ~/.wache) and print data as JSON with --json.
 Run 'wache <command> --help' for the flags of one command.
 
-Note: until end-to-end encryption lands, message payloads are NOT encrypted
-(mode "unencrypted-dev"): the server stores them as opaque bytes but could
-read them. Do not use this version for real operations.
+Messages are end-to-end encrypted (MLS, RFC 9420): the server relays and
+stores ciphertext only. This device's keys and messages are kept encrypted
+on disk under a passphrase (WACHE_PASSPHRASE or --passphrase-file; asked on
+the terminal otherwise).
 `)
 }
 

@@ -80,8 +80,8 @@ func login(t *testing.T, c *cli, data, email string) {
 
 func TestCLIConversation(t *testing.T) {
 	url, data := startServe(t)
-	anna := &cli{t: t, env: map[string]string{"WACHE_SERVER": url, "WACHE_HOME": filepath.Join(t.TempDir(), "anna")}}
-	ben := &cli{t: t, env: map[string]string{"WACHE_SERVER": url, "WACHE_HOME": filepath.Join(t.TempDir(), "ben")}}
+	anna := &cli{t: t, env: map[string]string{"WACHE_SERVER": url, "WACHE_HOME": filepath.Join(t.TempDir(), "anna"), "WACHE_PASSPHRASE": "anna-pin-1234"}}
+	ben := &cli{t: t, env: map[string]string{"WACHE_SERVER": url, "WACHE_HOME": filepath.Join(t.TempDir(), "ben"), "WACHE_PASSPHRASE": "ben-pin-5678"}}
 	login(t, anna, data, "anna.schmidt@polizei.example")
 	login(t, ben, data, "ben.mueller@polizei.example")
 
@@ -107,13 +107,13 @@ func TestCLIConversation(t *testing.T) {
 		t.Fatalf("read printed %d messages, want 2:\n%s", len(lines), out)
 	}
 	var m struct {
-		Sender, Text, Mode string
-		Seq                int64
+		Sender, Text, Type string
+		SenderEmail        string `json:"sender_email"`
 	}
 	if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
 		t.Fatal(err)
 	}
-	if m.Text != "Treffpunkt Hauptbahnhof, Ausgang Nord" || m.Sender != "POKin Anna Schmidt" || m.Seq != 1 || m.Mode != "unencrypted-dev" {
+	if m.Text != "Treffpunkt Hauptbahnhof, Ausgang Nord" || m.Sender != "POKin Anna Schmidt" || m.SenderEmail != "anna.schmidt@polizei.example" || m.Type != "text" {
 		t.Fatalf("first message: %+v", m)
 	}
 	if out := ben.ok("read", "Streife 12", "--json"); out != "" {
@@ -166,8 +166,8 @@ func TestCLIErrors(t *testing.T) {
 			t.Errorf("wache %s: exit %d %q; want %d and %q", strings.Join(tc.args, " "), code, errs, tc.wantCode, tc.wantErr)
 		}
 	}
-	if code, out, _ := c.run("--help"); code != 0 || !strings.Contains(out, "unencrypted-dev") {
-		t.Errorf("--help must work and warn about unencrypted-dev: %d %q", code, out)
+	if code, out, _ := c.run("--help"); code != 0 || !strings.Contains(out, "end-to-end encrypted") {
+		t.Errorf("--help must work and explain the encryption: %d %q", code, out)
 	}
 }
 

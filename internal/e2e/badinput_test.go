@@ -53,7 +53,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.conv = cv.ID
-	p, _ := client.EncodeDevText("first")
+	p := []byte("first")
 	if _, err := anna.Post(ctx, cv.ID, "first", p); err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestMembershipBoundaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	send := func(text string) {
-		p, _ := client.EncodeDevText(text)
+		p := []byte(text)
 		if _, err := anna.Post(ctx, cv.ID, client.NewClientID(), p); err != nil {
 			t.Fatal(err)
 		}
@@ -297,7 +297,7 @@ func TestMembershipBoundaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(envs) != 1 || client.DecodeDev(envs[0].Payload).Text != "after clara" {
+	if len(envs) != 1 || string(envs[0].Payload) != "after clara" {
 		t.Fatalf("late member sees %d envelopes, want only the one after joining", len(envs))
 	}
 	benUser, _ := n.App.Store.UserByEmail(ctx, "ben@"+harness.Domain)

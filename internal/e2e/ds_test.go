@@ -105,7 +105,7 @@ func TestDeliveryService(t *testing.T) {
 	if err := anna.PostWelcomes(ctx, cv.ID, welcome); err != nil {
 		t.Fatal(err)
 	}
-	p, _ := client.EncodeDevText("hello clara")
+	p := []byte("hello clara")
 	if _, err := anna.Post(ctx, cv.ID, client.NewClientID(), p); err != nil {
 		t.Fatal(err)
 	}

@@ -125,7 +125,10 @@ func TestEncryptedGroup(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	wg.Add(2)
-	go func() { defer wg.Done(); errs[0] = annaPhone.m.AddMember(ctx, conv.ID, "deniz.yilmaz@"+harness.Domain, "") }()
+	go func() {
+		defer wg.Done()
+		errs[0] = annaPhone.m.AddMember(ctx, conv.ID, "deniz.yilmaz@"+harness.Domain, "")
+	}()
 	go func() {
 		defer wg.Done()
 		errs[1] = annaLaptop.m.RemoveMember(ctx, conv.ID, "clara.wagner@"+harness.Domain)

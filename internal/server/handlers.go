@@ -187,7 +187,14 @@ func (s *Server) handleConversations() http.HandlerFunc {
 		for _, cs := range list {
 			c := convSummary(cs)
 			c.AckedSeq = acked[cs.ID]
-			c.Unread = max(0, c.LastSeq-c.AckedSeq)
+			if c.LastSeq > c.AckedSeq {
+				n, err := s.Store.CountAppEnvelopes(r.Context(), cs.ID, c.AckedSeq, 1000)
+				if err != nil {
+					writeError(w, r, err)
+					return
+				}
+				c.Unread = int64(n)
+			}
 			out = append(out, c)
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"conversations": out})

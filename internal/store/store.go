@@ -127,6 +127,9 @@ type Store interface {
 	// Envelopes returns up to limit envelopes of a conversation with
 	// Seq > afterSeq, in ascending order.
 	Envelopes(ctx context.Context, convID string, afterSeq int64, limit int) ([]wache.Envelope, error)
+	// CountAppEnvelopes counts a conversation's application envelopes with
+	// Seq > afterSeq, up to limit (unread counts; commits do not count).
+	CountAppEnvelopes(ctx context.Context, convID string, afterSeq int64, limit int) (int, error)
 	// Cursors returns the device's position in every conversation its user
 	// belongs to.
 	Cursors(ctx context.Context, deviceID string) ([]Cursor, error)

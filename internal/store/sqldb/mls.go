@@ -194,3 +194,12 @@ func scanOptional(row *sql.Row, dest ...any) (bool, error) {
 	}
 	return err == nil, err
 }
+
+// CountAppEnvelopes counts application envelopes after a position, up to
+// limit, so that a long backlog costs a bounded scan.
+func (s *Store) CountAppEnvelopes(ctx context.Context, convID string, afterSeq int64, limit int) (int, error) {
+	var n int
+	err := s.db.QueryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM envelopes WHERE conv_id = ? AND seq > ? AND kind = 'app' LIMIT ?) x`,
+		convID, afterSeq, max(limit, 1)).Scan(&n)
+	return n, s.wrap(err, "count envelopes", "")
+}

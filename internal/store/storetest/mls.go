@@ -41,6 +41,9 @@ func testCommitEpochs(t *testing.T, f *fixture) {
 		t.Fatalf("retried commit: %+v", res[3])
 	}
 	wantCode(t, res[4].Err, wache.EINVALID)
+	if n, err := f.s.CountAppEnvelopes(f.ctx, c.ID, 0, 100); err != nil || n != 1 {
+		t.Fatalf("CountAppEnvelopes = %d, %v; want 1 (commits do not count)", n, err)
+	}
 	conv, err := f.s.Conversation(f.ctx, c.ID)
 	must(t, err)
 	if conv.Epoch != 2 || conv.LastSeq != 3 {
