@@ -150,6 +150,14 @@ func (l *Log) Append(ctx context.Context, ev Event) (Entry, error) {
 	select {
 	case r := <-req.reply:
 		return r.entry, r.err
+	case <-l.done:
+		// The writer stopped; it may have answered just before.
+		select {
+		case r := <-req.reply:
+			return r.entry, r.err
+		default:
+			return Entry{}, errClosed
+		}
 	case <-ctx.Done():
 		// The entry may still be written; logging more than was served is
 		// the safe side.

@@ -397,3 +397,37 @@ func FuzzVerifyExport(f *testing.F) {
 		}
 	})
 }
+
+func TestCloseWhileAppending(t *testing.T) {
+	db := dbtest.SQLite(t)
+	l := openLog(t, db, Options{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				_, err := l.Append(context.Background(), Event{Action: "x.y", Actor: fmt.Sprintf("g%d", g), Criteria: map[string]int{"i": i}})
+				if err == nil {
+					mu.Lock()
+					ok++
+					mu.Unlock()
+				} else if wache.ErrorCode(err) != wache.EUNAVAILABLE {
+					t.Errorf("append: %v", err)
+				}
+			}
+		}()
+	}
+	time.Sleep(5 * time.Millisecond)
+	l.Close()
+	wg.Wait() // every Append returned: none hangs on a closed log
+	seq, _, err := l.Head(context.Background())
+	if err != nil || seq != int64(ok) {
+		t.Errorf("head %d, %d appends succeeded (%v)", seq, ok, err)
+	}
+	if rep := verify(t, l); !rep.OK {
+		t.Errorf("chain broken: %v", rep.Broken)
+	}
+}
