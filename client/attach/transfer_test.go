@@ -123,6 +123,8 @@ type cutProxy struct {
 	cut            atomic.Bool
 	up, down       atomic.Int64 // bytes forwarded
 	wg             sync.WaitGroup
+	mu             sync.Mutex
+	conns          []net.Conn
 }
 
 func newCutProxy(t testing.TB, target string, upCut, downCut int64) *cutProxy {
@@ -133,7 +135,15 @@ func newCutProxy(t testing.TB, target string, upCut, downCut int64) *cutProxy {
 	p := &cutProxy{ln: ln, target: target, upCut: upCut, downCut: downCut}
 	p.wg.Add(1)
 	go p.serve()
-	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
+	t.Cleanup(func() {
+		ln.Close()
+		p.mu.Lock()
+		for _, c := range p.conns { // idle keep-alive connections
+			c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
 	return p
 }
 
@@ -151,6 +161,9 @@ func (p *cutProxy) serve() {
 			c.Close()
 			continue
 		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, s)
+		p.mu.Unlock()
 		p.wg.Add(2)
 		go p.pipe(s, c, &p.up, p.upCut)
 		go p.pipe(c, s, &p.down, p.downCut)
