@@ -470,33 +470,28 @@ func (m *mlsGroup) Process(msg []byte) (res *Result, err error) {
 		}
 		return nil, newError(op, ErrReplay, "")
 	}
-	parsed, err := framing.UnmarshalMLSMessage(msg)
+	parsed, err := parseMessage(msg)
 	if err != nil {
 		return nil, newError(op, ErrMalformed, "%v", err)
-	}
-	if !bytes.Equal(parsed.Marshal(), msg) {
-		return nil, newError(op, ErrMalformed, "not canonically encoded")
 	}
 	var (
 		groupID []byte
 		epoch   uint64
 		ctype   framing.ContentType
 	)
-	switch {
-	case parsed.PublicMessage != nil:
-		c := parsed.PublicMessage.Content
-		if c.Body == nil {
-			return nil, newError(op, ErrMalformed, "public message without body")
-		}
-		groupID, epoch, ctype = c.GroupID, c.Epoch, c.ContentType()
+	if pm := parsed.PublicMessage; pm != nil {
+		groupID, epoch, ctype = pm.Content.GroupID, pm.Content.Epoch, pm.Content.ContentType()
 		if ctype == framing.ContentTypeApplication {
 			return nil, newError(op, ErrMalformed, "application data in a public message")
 		}
-	case parsed.PrivateMessage != nil:
+	} else {
 		pm := parsed.PrivateMessage
 		groupID, epoch, ctype = pm.GroupID, pm.Epoch, pm.ContentType
-	default:
-		return nil, newError(op, ErrMalformed, "wire format %d is not a group message", parsed.WireFormat())
+		if ctype != framing.ContentTypeApplication {
+			// mls-go locates the body of decrypted handshake content by a
+			// quadratic scan; Wache sends handshakes as PublicMessages.
+			return nil, newError(op, ErrUnsupported, "encrypted handshake message")
+		}
 	}
 	if !bytes.Equal(groupID, m.g.ID().AsSlice()) {
 		return nil, newError(op, ErrWrongGroup, "")
@@ -664,72 +659,12 @@ func (m *mlsGroup) applyHandshakeLocked(msg *framing.MLSMessage) (res *Result, e
 			if err != nil {
 				return nil, newError(op, ErrMalformed, "commit: %v", err)
 			}
-			return m.applyCommitLocked(ac, sender, commit, nil)
+			return m.applyCommitLocked(ac, sender, commit)
 		default:
 			return nil, newError(op, ErrMalformed, "unexpected body")
 		}
 	}
-	pm := msg.PrivateMessage
-	if pm.Epoch != cur {
-		return nil, epochError(op, pm.Epoch, cur)
-	}
-	// Decrypting consumes ratchet state: snapshot first.
-	snap, err := g.MarshalState()
-	if err != nil {
-		return nil, newError(op, ErrInternal, "snapshot: %v", err)
-	}
-	undo := func() {
-		if rerr := m.restoreLocked(snap); rerr != nil {
-			panic(fmt.Sprintf("mls: cannot restore group state: %v", rerr))
-		}
-	}
-	defer recoverTo(op, &err, undo)
-	if pm.ContentType == framing.ContentTypeProposal {
-		before := len(g.StoredProposals())
-		if err := g.ProcessPrivateMessage(pm); err != nil {
-			undo()
-			return nil, classify(op, err, ErrDecrypt)
-		}
-		stored := g.StoredProposals()
-		res := &Result{Kind: KindProposal, Epoch: cur}
-		if len(stored) > before {
-			if s, ok := findMember(m.members, uint32(stored[len(stored)-1].Sender)); ok {
-				res.Sender = cloneMember(s)
-			}
-		}
-		return res, nil
-	}
-	ac, err := framing.Decrypt(pm, framing.DecryptParams{
-		CipherSuite:      g.CipherSuite(),
-		SenderDataSecret: g.EpochSecrets().SenderDataSecret,
-		SecretTree:       g.SecretTree(),
-		GroupContext:     g.GroupContext().Marshal(),
-	})
-	if err != nil {
-		undo()
-		return nil, classify(op, err, ErrDecrypt)
-	}
-	ac.WireFormat = framing.WireFormatPrivateMessage
-	sender, ok := findMember(m.members, ac.Content.Sender.LeafIndex)
-	if !ok {
-		undo()
-		return nil, newError(op, ErrUnknownSender, "leaf %d", ac.Content.Sender.LeafIndex)
-	}
-	if err := verifySignature(g.CipherSuite(), sender.SigKey, ac); err != nil {
-		undo()
-		return nil, newError(op, ErrForged, "signature: %v", err)
-	}
-	body, ok := ac.Content.Body.(framing.CommitBody)
-	if !ok {
-		undo()
-		return nil, newError(op, ErrMalformed, "unexpected body")
-	}
-	commit, err := group.UnmarshalCommit(body.Data)
-	if err != nil {
-		undo()
-		return nil, newError(op, ErrMalformed, "commit: %v", err)
-	}
-	return m.applyCommitLocked(ac, sender, commit, snap)
+	return nil, newError(op, ErrUnsupported, "encrypted handshake message")
 }
 
 func verifySignature(cs ciphersuite.CipherSuite, sigKey []byte, ac *framing.AuthenticatedContent) error {
@@ -740,9 +675,8 @@ func verifySignature(cs ciphersuite.CipherSuite, sigKey []byte, ac *framing.Auth
 	return ciphersuite.VerifyWithLabel(pub, "FramedContentTBS", ac.MarshalTBS(), ac.Auth.Signature)
 }
 
-// applyCommitLocked applies an authenticated commit; snap, if set, is the
-// state before the message (PrivateMessage decryption already changed it).
-func (m *mlsGroup) applyCommitLocked(ac *framing.AuthenticatedContent, sender Member, commit *group.Commit, snap []byte) (res *Result, err error) {
+// applyCommitLocked applies an authenticated commit atomically.
+func (m *mlsGroup) applyCommitLocked(ac *framing.AuthenticatedContent, sender Member, commit *group.Commit) (res *Result, err error) {
 	const op = "process"
 	g := m.g
 	cur := g.Epoch().AsUint64()
@@ -778,10 +712,9 @@ func (m *mlsGroup) applyCommitLocked(ac *framing.AuthenticatedContent, sender Me
 		return res, nil
 	}
 
-	if snap == nil {
-		if snap, err = g.MarshalState(); err != nil {
-			return nil, newError(op, ErrInternal, "snapshot: %v", err)
-		}
+	snap, err := g.MarshalState()
+	if err != nil {
+		return nil, newError(op, ErrInternal, "snapshot: %v", err)
 	}
 	undo := func() {
 		if rerr := m.restoreLocked(snap); rerr != nil {

@@ -785,3 +785,30 @@ func TestPublicApplicationRefused(t *testing.T) {
 	_, err = Inspect(msg)
 	wantKind(t, "Inspect(public application message)", err, ErrMalformed)
 }
+
+// TestHostileSizes: large hostile handshake messages are refused in one
+// pass (mls-go alone scans every prefix of an undecodable handshake body,
+// which takes hours on a few megabytes).
+func TestHostileSizes(t *testing.T) {
+	ds, devs := fourDevices(t, Options{})
+	a1, b1 := devs[0], devs[2]
+	commit, err := a1.g.Update()
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitAccepted(t, ds, a1, commit)
+	padded := append(bytes.Clone(commit), make([]byte, 4<<20)...)
+	_, err = b1.g.Process(padded)
+	wantKind(t, "commit with 4 MiB of trailing bytes", err, ErrMalformed)
+	_, err = Inspect(padded)
+	wantKind(t, "Inspect of the same", err, ErrMalformed)
+	// A commit whose proposals vector claims more bytes than there are.
+	broken := bytes.Clone(commit)
+	i := bytes.Index(broken, []byte("conv-1")) + len("conv-1") + 8 + 1 + 4 + 1 + 1
+	broken[i] = 0xbf
+	_, err = b1.g.Process(append(broken, make([]byte, 1<<20)...))
+	wantKind(t, "commit with a bogus proposal vector", err, ErrMalformed)
+	_, err = b1.g.Process(make([]byte, MaxMessageSize+1))
+	wantKind(t, "oversized message", err, ErrMalformed)
+	processAll(t, commit, b1)
+}

@@ -181,36 +181,33 @@ func Inspect(msg []byte) (info MessageInfo, err error) {
 	if len(msg) == 0 || len(msg) > MaxMessageSize {
 		return MessageInfo{}, newError(op, ErrMalformed, "size %d", len(msg))
 	}
-	m, err := framing.UnmarshalMLSMessage(msg)
-	if err != nil {
-		return MessageInfo{}, newError(op, ErrMalformed, "%v", err)
+	if len(msg) < 4 || msg[0] != 0 || msg[1] != 1 {
+		return MessageInfo{}, newError(op, ErrMalformed, "not an MLS 1.0 message")
 	}
-	switch m.WireFormat() {
-	case framing.WireFormatPublicMessage:
-		pm := m.PublicMessage
-		if !bytes.Equal(m.Marshal(), msg) {
-			return MessageInfo{}, newError(op, ErrMalformed, "not canonically encoded")
+	switch framing.WireFormat(uint16(msg[2])<<8 | uint16(msg[3])) {
+	case framing.WireFormatPublicMessage, framing.WireFormatPrivateMessage:
+		m, err := parseMessage(msg)
+		if err != nil {
+			return MessageInfo{}, newError(op, ErrMalformed, "%v", err)
 		}
-		info = MessageInfo{GroupID: append([]byte(nil), pm.Content.GroupID...), Epoch: pm.Content.Epoch}
-		switch pm.Content.ContentType() {
-		case framing.ContentTypeCommit:
-			info.Type = TypeCommit
-		case framing.ContentTypeProposal:
-			info.Type = TypeProposal
-		default:
-			// RFC 9420 §6.2: application data is never sent in the clear.
-			return MessageInfo{}, newError(op, ErrMalformed, "public message with content type %d", pm.Content.ContentType())
+		if pm := m.PublicMessage; pm != nil {
+			info = MessageInfo{GroupID: bytes.Clone(pm.Content.GroupID), Epoch: pm.Content.Epoch}
+			switch pm.Content.ContentType() {
+			case framing.ContentTypeCommit:
+				info.Type = TypeCommit
+			case framing.ContentTypeProposal:
+				info.Type = TypeProposal
+			default:
+				// RFC 9420 §6.2: application data is never sent in the clear.
+				return MessageInfo{}, newError(op, ErrMalformed, "public message with application data")
+			}
+			if pm.Content.Sender.Type == framing.SenderTypeMember {
+				info.SenderLeaf, info.HasSenderLeaf = pm.Content.Sender.LeafIndex, true
+			}
+			return info, nil
 		}
-		if pm.Content.Sender.Type == framing.SenderTypeMember {
-			info.SenderLeaf, info.HasSenderLeaf = pm.Content.Sender.LeafIndex, true
-		}
-		return info, nil
-	case framing.WireFormatPrivateMessage:
 		pm := m.PrivateMessage
-		if !bytes.Equal(m.Marshal(), msg) {
-			return MessageInfo{}, newError(op, ErrMalformed, "not canonically encoded")
-		}
-		info = MessageInfo{Encrypted: true, GroupID: append([]byte(nil), pm.GroupID...), Epoch: pm.Epoch}
+		info = MessageInfo{Encrypted: true, GroupID: bytes.Clone(pm.GroupID), Epoch: pm.Epoch}
 		switch pm.ContentType {
 		case framing.ContentTypeApplication:
 			info.Type = TypeApplication
@@ -233,10 +230,13 @@ func Inspect(msg []byte) (info MessageInfo, err error) {
 		}
 		return info, nil
 	case framing.WireFormatKeyPackage:
+		if _, err := keypackages.UnmarshalKeyPackage(msg[4:]); err != nil {
+			return MessageInfo{}, newError(op, ErrMalformed, "%v", err)
+		}
 		return MessageInfo{Type: TypeKeyPackage}, nil
 	case framing.WireFormatGroupInfo:
 		return MessageInfo{Type: TypeGroupInfo}, nil
 	default:
-		return MessageInfo{}, newError(op, ErrMalformed, "wire format %d", m.WireFormat())
+		return MessageInfo{}, newError(op, ErrMalformed, "wire format %d", uint16(msg[2])<<8|uint16(msg[3]))
 	}
 }
