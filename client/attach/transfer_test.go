@@ -1,3 +1,5 @@
+//go:build !js
+
 package attach_test
 
 import (
@@ -377,4 +379,45 @@ func TestAccessAndLimits(t *testing.T) {
 func upload(w *world, b []byte) error {
 	_, err := w.aliceC.Upload(context.Background(), bytes.NewReader(b), int64(len(b)), attach.UploadOptions{ConvID: w.conv})
 	return err
+}
+
+func TestFiles(t *testing.T) {
+	w := setup(t, "sqlite", blob.Options{}, nil)
+	ctx := context.Background()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "Lagebild.jpg")
+	plain := append([]byte("\xff\xd8\xff\xe0"), pseudo(300<<10, 8)...)
+	if err := os.WriteFile(src, plain, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := w.aliceC.UploadFile(ctx, src, attach.UploadOptions{ConvID: w.conv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.Name != "Lagebild.jpg" || ref.MIME != "image/jpeg" || ref.Kind() != "photo" {
+		t.Errorf("ref name %q mime %q kind %q", ref.Name, ref.MIME, ref.Kind())
+	}
+	dst := filepath.Join(dir, "out.jpg")
+	if err := w.bobC.DownloadFile(ctx, ref, dst, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dst); !bytes.Equal(got, plain) {
+		t.Fatal("downloaded file differs")
+	}
+	// A damaged blob leaves no file behind, not even a temporary one.
+	p := filepath.Join(w.env.Dir, ref.BlobID)
+	b, _ := os.ReadFile(p)
+	b[len(b)-5] ^= 1
+	os.WriteFile(p, b, 0o600)
+	bad := filepath.Join(dir, "bad.jpg")
+	if err := w.bobC.DownloadFile(ctx, ref, bad, nil); !errors.Is(err, attach.ErrTampered) {
+		t.Fatalf("damaged download: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Errorf("directory holds %d entries after a failed download, want 2", len(entries))
+	}
+	if _, err := w.aliceC.UploadFile(ctx, dir, attach.UploadOptions{ConvID: w.conv}); wache.ErrorCode(err) != wache.EINVALID {
+		t.Errorf("uploading a directory: %v", err)
+	}
 }
