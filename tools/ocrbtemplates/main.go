@@ -10,6 +10,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/gob"
 	"flag"
 	"image/jpeg"
 	"log"
@@ -24,8 +25,8 @@ import (
 )
 
 type sample struct {
-	f     []float32
-	label int
+	F     []float32
+	Label int
 }
 
 func main() {
@@ -35,6 +36,9 @@ func main() {
 	epochs := flag.Int("epochs", 20, "training epochs")
 	workers := flag.Int("workers", 2, "rendering goroutines")
 	kind := flag.String("kind", "mrz", "mrz (OCR-B, ocrb.model) or plate (DIN, din.model)")
+	cache := flag.String("cache", "", "file to keep the rendered samples in (reused if present)")
+	lr := flag.Float64("lr", 0.005, "initial SGD step")
+	hidden := flag.Int("hidden", 96, "hidden ReLU units (0: linear model)")
 	flag.Parse()
 	classes := ocr.Classes
 	if *kind == "plate" {
@@ -46,6 +50,14 @@ func main() {
 	}
 	var mu sync.Mutex
 	var samples []sample
+	if *cache != "" {
+		if b, err := os.ReadFile(*cache); err == nil {
+			if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&samples); err != nil {
+				log.Fatal(err)
+			}
+			*docs = 0
+		}
+	}
 	var wg sync.WaitGroup
 	jobs := make(chan int)
 	for w := 0; w < *workers; w++ {
@@ -82,7 +94,7 @@ func main() {
 				var local []sample
 				for li, line := range doc.Lines {
 					for ci := 0; ci < len(line); ci++ {
-						local = append(local, sample{f: ex[0].Lines[li][ci], label: strings.IndexByte(ocr.Classes, line[ci])})
+						local = append(local, sample{F: ex[0].Lines[li][ci], Label: strings.IndexByte(ocr.Classes, line[ci])})
 					}
 				}
 				mu.Lock()
@@ -97,11 +109,25 @@ func main() {
 	close(jobs)
 	wg.Wait()
 	log.Printf("%d glyph samples", len(samples))
+	if *cache != "" && *docs > 0 {
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(samples); err != nil {
+			log.Fatal(err)
+		}
+		if err := os.WriteFile(*cache, buf.Bytes(), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
 	rng := rand.New(rand.NewPCG(*seed, 1))
 	rng.Shuffle(len(samples), func(i, j int) { samples[i], samples[j] = samples[j], samples[i] })
 	nTest := len(samples) / 10
 	test, train := samples[:nTest], samples[nTest:]
-	m := trainSoftmax(train, classes, *epochs, rng)
+	var m *ocr.Model
+	if *hidden > 0 {
+		m = trainMLP(train, classes, *hidden, *epochs, *lr, rng)
+	} else {
+		m = trainSoftmax(train, classes, *epochs, *lr, rng)
+	}
 	log.Printf("train accuracy %.4f, held-out accuracy %.4f", accuracy(m, train), accuracy(m, test))
 	b, _ := m.MarshalBinary()
 	if err := os.WriteFile(*out, b, 0o644); err != nil {
@@ -113,14 +139,14 @@ func main() {
 func accuracy(m *ocr.Model, s []sample) float64 {
 	ok := 0
 	for _, x := range s {
-		sc := m.Scores(x.f)
+		sc := m.Scores(x.F)
 		best := 0
 		for c := range sc {
 			if sc[c] > sc[best] {
 				best = c
 			}
 		}
-		if best == x.label {
+		if best == x.Label {
 			ok++
 		}
 	}
@@ -129,19 +155,19 @@ func accuracy(m *ocr.Model, s []sample) float64 {
 
 // trainSoftmax fits multinomial logistic regression by SGD with a decaying
 // step and a little L2 weight decay.
-func trainSoftmax(s []sample, classes string, epochs int, rng *rand.Rand) *ocr.Model {
+func trainSoftmax(s []sample, classes string, epochs int, lr0 float64, rng *rand.Rand) *ocr.Model {
 	nc, nf := len(classes), ocr.NumFeatures
 	w := make([]float64, nc*(nf+1))
 	p := make([]float64, nc)
 	for e := 0; e < epochs; e++ {
-		lr := 0.05 / (1 + 0.3*float64(e))
+		lr := lr0 / (1 + 0.3*float64(e))
 		rng.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
 		for _, x := range s {
 			maxv := math.Inf(-1)
 			for c := 0; c < nc; c++ {
 				row := w[c*(nf+1):]
 				v := row[nf]
-				for i, f := range x.f {
+				for i, f := range x.F {
 					v += row[i] * float64(f)
 				}
 				p[c] = v
@@ -154,11 +180,11 @@ func trainSoftmax(s []sample, classes string, epochs int, rng *rand.Rand) *ocr.M
 			}
 			for c := 0; c < nc; c++ {
 				g := p[c] / sum
-				if c == x.label {
+				if c == x.Label {
 					g -= 1
 				}
 				row := w[c*(nf+1):]
-				for i, f := range x.f {
+				for i, f := range x.F {
 					row[i] -= lr * (g*float64(f) + 1e-5*row[i])
 				}
 				row[nf] -= lr * g
@@ -194,7 +220,91 @@ func plateSamples(fonts *synth.Fonts, rng *rand.Rand, i int) []sample {
 	}
 	var out []sample
 	for k := 0; k < len(text); k++ {
-		out = append(out, sample{f: ex[0].Features[k], label: strings.IndexByte(ocr.PlateClasses, text[k])})
+		out = append(out, sample{F: ex[0].Features[k], Label: strings.IndexByte(ocr.PlateClasses, text[k])})
 	}
 	return out
+}
+
+// trainMLP fits a one-hidden-layer ReLU network with softmax output by
+// plain SGD.
+func trainMLP(s []sample, classes string, nh, epochs int, lr0 float64, rng *rand.Rand) *ocr.Model {
+	nc, nf := len(classes), ocr.NumFeatures
+	w1 := make([]float64, nh*(nf+1))
+	w2 := make([]float64, nc*(nh+1))
+	for i := range w1 {
+		w1[i] = rng.NormFloat64() * math.Sqrt(2/float64(nf))
+	}
+	for i := range w2 {
+		w2[i] = rng.NormFloat64() * math.Sqrt(1/float64(nh))
+	}
+	h := make([]float64, nh)
+	gh := make([]float64, nh)
+	p := make([]float64, nc)
+	for e := 0; e < epochs; e++ {
+		lr := lr0 / (1 + 0.25*float64(e))
+		rng.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
+		for _, x := range s {
+			for j := 0; j < nh; j++ {
+				row := w1[j*(nf+1):]
+				v := row[nf]
+				for i, f := range x.F {
+					v += row[i] * float64(f)
+				}
+				h[j] = math.Max(v, 0)
+			}
+			maxv := math.Inf(-1)
+			for c := 0; c < nc; c++ {
+				row := w2[c*(nh+1):]
+				v := row[nh]
+				for j := 0; j < nh; j++ {
+					v += row[j] * h[j]
+				}
+				p[c] = v
+				maxv = math.Max(maxv, v)
+			}
+			sum := 0.0
+			for c := range p {
+				p[c] = math.Exp(p[c] - maxv)
+				sum += p[c]
+			}
+			for j := range gh {
+				gh[j] = 0
+			}
+			for c := 0; c < nc; c++ {
+				g := p[c] / sum
+				if c == x.Label {
+					g -= 1
+				}
+				if math.Abs(g) < 1e-6 {
+					continue
+				}
+				row := w2[c*(nh+1):]
+				for j := 0; j < nh; j++ {
+					gh[j] += g * row[j]
+					row[j] -= lr * g * h[j]
+				}
+				row[nh] -= lr * g
+			}
+			for j := 0; j < nh; j++ {
+				if h[j] <= 0 || gh[j] == 0 {
+					continue
+				}
+				row := w1[j*(nf+1):]
+				g := gh[j]
+				for i, f := range x.F {
+					row[i] -= lr * g * float64(f)
+				}
+				row[nf] -= lr * g
+			}
+		}
+		log.Printf("epoch %d done", e+1)
+	}
+	m := &ocr.Model{Classes: classes, Hidden: nh, W1: make([]float32, len(w1)), W: make([]float32, len(w2))}
+	for i, v := range w1 {
+		m.W1[i] = float32(v)
+	}
+	for i, v := range w2 {
+		m.W[i] = float32(v)
+	}
+	return m
 }

@@ -259,6 +259,7 @@ const (
 	kSex                   // M, F, X, <
 	kGermanDoc             // German serial alphabet: 0-9 and CFGHJKLMNPRTVWXYZ
 	kDigit                 // 0-9 only: the check digits of mandatory fields
+	kDocNum                // 0-9, A-Z; '<' only where read as such (fillers trail)
 )
 
 func allowed(k kind, c byte) bool {
@@ -269,6 +270,8 @@ func allowed(k kind, c byte) bool {
 		return c == '<' || (c >= '0' && c <= '9')
 	case kAlnum:
 		return c == '<' || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+	case kDocNum:
+		return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
 	case kSex:
 		return c == 'M' || c == 'F' || c == 'X' || c == '<'
 	case kDigit:
@@ -410,7 +413,13 @@ func (p *parser) cands(line, i int, k kind) []Alt {
 			seen[c] = true
 		}
 	}
-	for _, a := range p.pos[line][i] {
+	for n, a := range p.pos[line][i] {
+		if k == kDocNum && a.Char == '<' && n == 0 {
+			// A short number is padded with fillers: keep a '<' that was
+			// read, but never guess one (K and '<' weigh the same mod 10).
+			add('<', a.Cost)
+			continue
+		}
 		if allowed(k, a.Char) {
 			add(a.Char, a.Cost)
 		} else if m, ok := forced(k, a.Char); ok {
@@ -473,7 +482,7 @@ func (p *parser) run(l layout) {
 	german := strings.TrimRight(p.text(l.state), "<") == "D"
 
 	// Checked fields: the cheapest reading that passes, if unique.
-	docKind := kAlnum
+	docKind := kDocNum
 	if german && (germanNumbered(p.text(l.code))) {
 		docKind = kGermanDoc
 	}

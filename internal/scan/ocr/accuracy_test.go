@@ -75,7 +75,7 @@ func TestMRZAccuracy(t *testing.T) {
 			default:
 				flagged++
 				if os.Getenv("WACHE_SCAN_VERBOSE") != "" {
-					t.Logf("%s #%d flagged:\n got %q\nwant %q", lvl.Name, i, r.Lines, doc.Lines)
+					t.Logf("%s #%d flagged:\n got %q\nwant %q\n%+v\n%+v", lvl.Name, i, r.Lines, doc.Lines, r.Fields, r.Checks)
 				}
 			}
 		}

@@ -19,22 +19,40 @@ const Classes = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ<"
 //go:embed ocrb.model
 var modelBytes []byte
 
-// Model is a linear softmax classifier over glyph features.
+// Model is a small softmax classifier over glyph features: linear, or
+// with one hidden layer of ReLU units when Hidden > 0.
 type Model struct {
 	Classes string
-	// W holds, per class, NumFeatures weights and a bias.
+	Hidden  int
+	// W1 holds, per hidden unit, NumFeatures weights and a bias.
+	W1 []float32
+	// W holds, per class, one weight per input (hidden units, or features
+	// for a linear model) and a bias.
 	W []float32
 }
 
-const modelMagic = "WOCRB1\n"
+const modelMagic = "WOCRB2\n"
+
+// inputs is the width of the output layer's input.
+func (m *Model) inputs() int {
+	if m.Hidden > 0 {
+		return m.Hidden
+	}
+	return NumFeatures
+}
 
 // MarshalBinary encodes the model: magic, class string length and
-// classes, feature count, then little-endian float32 weights.
+// classes, feature count, hidden count, then little-endian float32
+// weights (W1, then W).
 func (m *Model) MarshalBinary() ([]byte, error) {
 	out := []byte(modelMagic)
 	out = append(out, byte(len(m.Classes)))
 	out = append(out, m.Classes...)
 	out = binary.LittleEndian.AppendUint16(out, NumFeatures)
+	out = binary.LittleEndian.AppendUint16(out, uint16(m.Hidden))
+	for _, w := range m.W1 {
+		out = binary.LittleEndian.AppendUint32(out, math.Float32bits(w))
+	}
 	for _, w := range m.W {
 		out = binary.LittleEndian.AppendUint32(out, math.Float32bits(w))
 	}
@@ -57,14 +75,21 @@ func (m *Model) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("ocr: model has %d features, want %d", nf, NumFeatures)
 	}
 	b = b[2:]
-	want := n * (NumFeatures + 1)
-	if len(b) != 4*want {
+	if len(b) < 2 {
+		return errors.New("ocr: truncated glyph model")
+	}
+	m.Hidden = int(binary.LittleEndian.Uint16(b))
+	b = b[2:]
+	n1 := m.Hidden * (NumFeatures + 1)
+	n2 := n * (m.inputs() + 1)
+	if len(b) != 4*(n1+n2) {
 		return errors.New("ocr: glyph model size mismatch")
 	}
-	m.W = make([]float32, want)
-	for i := range m.W {
-		m.W[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	all := make([]float32, n1+n2)
+	for i := range all {
+		all[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 	}
+	m.W1, m.W = all[:n1], all[n1:]
 	return nil
 }
 
@@ -89,12 +114,25 @@ func defaultModel() (*Model, error) {
 // Scores returns the log-probabilities of every class for features f.
 func (m *Model) Scores(f []float32) []float64 {
 	n := len(m.Classes)
+	in := f
+	if m.Hidden > 0 {
+		in = make([]float32, m.Hidden)
+		for j := range in {
+			w := m.W1[j*(NumFeatures+1):]
+			s := w[NumFeatures]
+			for i, v := range f {
+				s += w[i] * v
+			}
+			in[j] = max(s, 0)
+		}
+	}
+	ni := m.inputs()
 	out := make([]float64, n)
 	maxv := math.Inf(-1)
 	for c := 0; c < n; c++ {
-		w := m.W[c*(NumFeatures+1):]
-		s := w[NumFeatures]
-		for i, v := range f {
+		w := m.W[c*(ni+1):]
+		s := w[ni]
+		for i, v := range in {
 			s += w[i] * v
 		}
 		out[c] = float64(s)

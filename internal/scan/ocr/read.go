@@ -86,6 +86,7 @@ func (p *prepared) sampleCandidate(c mrzCandidate, flip bool) (Extraction, bool)
 		}
 		if flip {
 			s.rotate180()
+			s.x0, s.x1 = s.w-1-s.x1, s.w-1-s.x0
 		}
 		strips = append(strips, s)
 	}
@@ -106,7 +107,7 @@ func (p *prepared) sampleCandidate(c mrzCandidate, flip bool) (Extraction, bool)
 	e := Extraction{}
 	for _, s := range strips {
 		prof := s.columns()
-		centres := fitGrid(prof, n, pitchPerCap, s.bot-s.top+1)
+		centres := fitGrid(prof, n, pitchPerCap, stripCap, s.x0, s.x1)
 		if centres == nil {
 			return Extraction{}, false
 		}

@@ -21,6 +21,7 @@ type strip struct {
 	w, h     int
 	ink      []float32
 	top, bot int // the capital band
+	x0, x1   int // where the located chain's ink starts and ends
 }
 
 func (s *strip) at(x, y int) float32 { return s.ink[y*s.w+x] }
@@ -35,13 +36,14 @@ func sampleStrip(src *gray, l textLine, scale float64) *strip {
 	h := l.h * scale
 	x0, x1 := l.x0*scale, l.x1*scale
 	a := l.a * scale
-	// Start one height before the ink along the centre line.
+	// Start well before the ink along the centre line.
 	px, py := x0, a+b*x0
-	px -= ux * h
-	py -= uy * h
-	length := (x1-x0)*norm + 2*h
+	px -= ux * 1.5 * h
+	py -= uy * 1.5 * h
+	length := (x1-x0)*norm + 3*h
 	k := h / stripCap // source pixels per strip pixel
 	s := &strip{w: int(length / k), h: stripH}
+	s.x0, s.x1 = int(1.5*stripCap), int((length-1.5*h)/k)
 	if s.w < 10 || s.w > 4000 {
 		return nil
 	}
@@ -177,14 +179,11 @@ func inkExtent(p []float32) (int, int) {
 // fitGrid places n character cells along the strip: it searches pitch and
 // offset so that cell centres sit on ink and cell borders on gaps, then
 // moves each centre to the ink centroid near it.
-func fitGrid(p []float32, n int, pitchPerCap float64, capPx int) []float64 {
-	xs, xe := inkExtent(p)
-	if xs < 0 || xe-xs < n {
+func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int) []float64 {
+	if xs < 0 || xe-xs < n || xe >= len(p) {
 		return nil
 	}
 	p0 := float64(xe-xs) / (float64(n) - 1 + 0.75)
-	_ = pitchPerCap
-	_ = capPx
 	sum := func(c, r float64) float64 {
 		a, b := int(math.Ceil(c-r)), int(math.Floor(c+r))
 		t := 0.0
@@ -193,26 +192,60 @@ func fitGrid(p []float32, n int, pitchPerCap float64, capPx int) []float64 {
 		}
 		return t
 	}
+	// Pitch: from the ink extent, or from the capital height the strip
+	// was scaled to (every MRZ cell holds a glyph, so both should agree).
+	pk := float64(capPx) * pitchPerCap
+	if capPx <= 0 || math.Abs(pk-p0) > 0.08*p0 {
+		pk = p0
+	}
+	// Ink near the line's ends counts; stray ink far outside does not.
+	total := 0.0
+	for x := max(0, xs-int(1.2*p0)); x <= min(len(p)-1, xe+int(1.2*p0)); x++ {
+		total += float64(p[x])
+	}
+	// Prefix sums make each window sum O(1).
+	pre := make([]float64, len(p)+1)
+	for i, v := range p {
+		pre[i+1] = pre[i] + float64(v)
+	}
+	sum = func(c, r float64) float64 {
+		a, b := int(math.Ceil(c-r)), int(math.Floor(c+r))
+		a, b = max(a, 0), min(b, len(p)-1)
+		if b < a {
+			return 0
+		}
+		return pre[b+1] - pre[a]
+	}
 	bestScore := math.Inf(-1)
-	var bestO, bestP float64
-	o0 := float64(xs) + 0.375*p0
-	for pi := -8; pi <= 8; pi++ {
-		pp := p0 * (1 + float64(pi)*0.005)
-		for oi := -int(0.3 * p0); oi <= int(0.3*p0); oi++ {
-			o := o0 + float64(oi)
-			score := 0.0
-			for k := 0; k < n; k++ {
-				c := o + float64(k)*pp
-				score += sum(c, 0.2*pp) - 2*sum(c+0.5*pp, 0.08*pp)
-			}
-			if score > bestScore {
-				bestScore, bestO, bestP = score, o, pp
+	var bestO, bestP, bestQ float64
+	// Cell k sits at o + k p + q k(k-1)/2: q follows the pitch change of a
+	// line seen in perspective.
+	for qi := -3; qi <= 3; qi++ {
+		for pi := -12; pi <= 12; pi++ {
+			pp := pk * (1 + float64(pi)*0.005)
+			q := float64(qi) * 0.0005 * pp
+			// The chain may have missed a glyph at either end or taken in a
+			// stray mark: search a wide range for the first centre.
+			for o := float64(xs) - 1.1*pp; o <= float64(xs)+1.6*pp; o++ {
+				score := 0.0
+				for k := 0; k < n; k++ {
+					c := o + float64(k)*pp + q*float64(k*(k-1))/2
+					step := pp + q*float64(k)
+					score += sum(c, 0.2*step) - 2*sum(c+0.5*step, 0.08*step)
+				}
+				// Ink outside the grid means a glyph was left out.
+				last := o + float64(n-1)*pp + q*float64((n-1)*(n-2))/2
+				inside := sum((o+last)/2, (last-o+pp)/2)
+				score -= 3 * (total - inside)
+				if score > bestScore {
+					bestScore, bestO, bestP, bestQ = score, o, pp, q
+				}
 			}
 		}
 	}
 	centres := make([]float64, n)
 	for k := 0; k < n; k++ {
-		c := bestO + float64(k)*bestP
+		c := bestO + float64(k)*bestP + bestQ*float64(k*(k-1))/2
 		// Ink centroid within the cell, limited shift.
 		a, b := int(c-0.45*bestP), int(c+0.45*bestP)
 		var sw, sx float64
