@@ -132,7 +132,8 @@ type KeyPackageCount struct {
 }
 
 type ClaimRequest struct {
-	Users []string `json:"users"` // emails
+	Users   []string `json:"users,omitempty"`   // emails: every active device of each
+	Devices []string `json:"devices,omitempty"` // or: these devices only
 }
 
 type ClaimedKeyPackage struct {

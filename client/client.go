@@ -246,6 +246,12 @@ func (c *Client) KeyPackageCount(ctx context.Context) (int, error) {
 	return out.Count, c.do(ctx, "GET", "/keypackages/count", nil, &out)
 }
 
+// ClaimDeviceKeyPackages takes one KeyPackage of each of these devices.
+func (c *Client) ClaimDeviceKeyPackages(ctx context.Context, deviceIDs []string) (*api.ClaimResponse, error) {
+	var out api.ClaimResponse
+	return &out, c.do(ctx, "POST", "/keypackages/claim", api.ClaimRequest{Devices: deviceIDs}, &out)
+}
+
 // ClaimKeyPackages takes one KeyPackage of every active device of the users.
 func (c *Client) ClaimKeyPackages(ctx context.Context, emails []string) (*api.ClaimResponse, error) {
 	var out api.ClaimResponse

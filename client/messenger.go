@@ -296,6 +296,10 @@ func (m *Messenger) addUsersLocked(ctx context.Context, convID string, g mls.Gro
 	if err != nil {
 		return err
 	}
+	return m.postWelcome(ctx, convID, devices, welcome)
+}
+
+func (m *Messenger) postWelcome(ctx context.Context, convID string, devices []string, welcome []byte) error {
 	msgs := make([]api.OutgoingDeviceMessage, len(devices))
 	for i, d := range devices {
 		msgs[i] = api.OutgoingDeviceMessage{DeviceID: d, Payload: welcome}
@@ -360,7 +364,7 @@ func (m *Messenger) commitLocked(ctx context.Context, convID string, g mls.Group
 	for attempt := 0; attempt < 8; attempt++ {
 		commit, welcome, err := make()
 		if err != nil {
-			return nil, err
+			return nil, err // errNoChange included
 		}
 		// The pending commit must survive a crash between send and merge.
 		if err := m.saveGroup(ctx, convID, g); err != nil {
@@ -684,11 +688,43 @@ func (m *Messenger) Sync(ctx context.Context, convID string) error {
 
 // Listen streams live: Welcomes join groups, envelopes are decrypted and
 // handed to OnMessage, each exactly once.
+// After each (re)connect it reconciles the groups with the server's view
+// of devices, and again every ReconcileEvery.
 func (m *Messenger) Listen(ctx context.Context, h ListenHandler) error {
 	h.Envelope = func(context.Context, api.Envelope) error { return nil }
 	h.DeviceMessage = m.HandleDeviceMessage
+	kick := make(chan struct{}, 1)
+	synced := h.Synced
+	h.Synced = func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+		if synced != nil {
+			synced()
+		}
+	}
+	go func() {
+		t := time.NewTicker(ReconcileEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-kick:
+			case <-t.C:
+			}
+			if err := m.ReconcileAll(ctx); err != nil && ctx.Err() == nil {
+				m.Log.Warn("reconcile groups", "err", err)
+			}
+		}
+	}()
 	return m.API.Listen(ctx, m, h)
 }
+
+// ReconcileEvery is how often a listening device checks its groups
+// against the server's devices.
+var ReconcileEvery = 5 * time.Minute
 
 // Group returns the MLS view of a conversation (nil before joining).
 func (m *Messenger) Group(ctx context.Context, convID string) (mls.Group, error) {

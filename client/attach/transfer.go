@@ -388,7 +388,8 @@ func (c *Client) patch(ctx context.Context, id string, enc *Encryptor, offset, n
 	if err != nil {
 		return 0, err
 	}
-	var body io.Reader = io.LimitReader(r, n)
+	src := &sourceReader{r: r}
+	var body io.Reader = io.LimitReader(src, n)
 	if progress != nil {
 		body = &progressReader{r: body, done: offset, total: total, fn: progress}
 	}
@@ -396,6 +397,13 @@ func (c *Client) patch(ctx context.Context, id string, enc *Encryptor, offset, n
 		"Upload-Offset": strconv.FormatInt(offset, 10),
 		"Content-Type":  "application/offset+octet-stream",
 	})
+	if serr := src.failed(); serr != nil { // the local file, not the network, failed: retrying cannot help
+		if err == nil {
+			drain(resp)
+			done(nil)
+		}
+		return 0, wache.Errorf(wache.EINVALID, "the attachment could not be read while uploading: %v", serr)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -413,6 +421,30 @@ func (c *Client) patch(ctx context.Context, id string, enc *Encryptor, offset, n
 		return 0, wache.Errorf(wache.ECONFLICT, "server stored %d of %d bytes", off-offset, n)
 	}
 	return off, nil
+}
+
+// sourceReader remembers a failure of the plaintext source.
+// The transport may still read the body after Do returned, hence the lock.
+type sourceReader struct {
+	r   io.Reader
+	mu  sync.Mutex
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.mu.Lock()
+		s.err = err
+		s.mu.Unlock()
+	}
+	return n, err
+}
+
+func (s *sourceReader) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 type progressReader struct {

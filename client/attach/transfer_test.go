@@ -421,3 +421,29 @@ func TestFiles(t *testing.T) {
 		t.Errorf("uploading a directory: %v", err)
 	}
 }
+
+// failingSource fails to read past a given offset, like a file on a
+// removed SD card.
+type failingSource struct {
+	pattern
+	after int64
+}
+
+func (f failingSource) ReadAt(b []byte, off int64) (int, error) {
+	if off+int64(len(b)) > f.after {
+		return 0, errors.New("input/output error")
+	}
+	return f.pattern.ReadAt(b, off)
+}
+
+func TestUploadSourceFails(t *testing.T) {
+	w := setup(t, "sqlite", blob.Options{}, nil)
+	start := time.Now()
+	_, err := w.aliceC.Upload(context.Background(), failingSource{pattern(4 << 20), 1 << 20}, 4<<20, attach.UploadOptions{ConvID: w.conv})
+	if wache.ErrorCode(err) != wache.EINVALID {
+		t.Fatalf("got %v, want an EINVALID read error", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("took %s: a local read error must not be retried", time.Since(start))
+	}
+}

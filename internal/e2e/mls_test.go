@@ -175,3 +175,60 @@ func TestEncryptedGroup(t *testing.T) {
 		return g == nil || !g.Active()
 	})
 }
+
+// TestDeviceChanges: a colleague's new device is added to the group by a
+// member's client; a revoked device is removed from it and cannot read on.
+func TestDeviceChanges(t *testing.T) {
+	n := harness.Start(t, harness.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	anna := newDevice(t, n, "anna.schmidt@"+harness.Domain)
+	benPhone := newDevice(t, n, "ben.mueller@"+harness.Domain)
+	benPhone.listen(t, ctx)
+	conv, err := anna.m.CreateChat(ctx, api.CreateConversationRequest{Kind: "group", Name: "Streife", Members: []string{"ben.mueller@" + harness.Domain}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ben logs in on a laptop: Anna's client adds it.
+	benLaptop := newDevice(t, n, "ben.mueller@"+harness.Domain)
+	benLaptop.listen(t, ctx)
+	if added, removed, err := anna.m.Reconcile(ctx, conv.ID); err != nil || added != 1 || removed != 0 {
+		t.Fatalf("reconcile after new device: +%d -%d %v", added, removed, err)
+	}
+	if added, _, err := anna.m.Reconcile(ctx, conv.ID); err != nil || added != 0 {
+		t.Fatalf("second reconcile changed the group again: +%d %v", added, err)
+	}
+	if _, err := anna.m.Send(ctx, conv.ID, text("an beide Geräte")); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*device{benPhone, benLaptop} {
+		waitFor(t, d.name+" to read", 20*time.Second, func() bool {
+			ts := d.texts()
+			return len(ts) > 0 && ts[len(ts)-1] == "an beide Geräte"
+		})
+	}
+	// Ben's phone is lost: he revokes it from the laptop; Anna's client
+	// removes its leaf.
+	if err := benLaptop.m.API.RevokeDevice(ctx, benPhone.m.Profile().DeviceID); err != nil {
+		t.Fatal(err)
+	}
+	if added, removed, err := anna.m.Reconcile(ctx, conv.ID); err != nil || removed != 1 || added != 0 {
+		t.Fatalf("reconcile after revocation: +%d -%d %v", added, removed, err)
+	}
+	g, _ := anna.m.Group(ctx, conv.ID)
+	if len(g.Members()) != 2 {
+		t.Fatalf("group has %d leaves after the revocation, want 2", len(g.Members()))
+	}
+	if _, err := anna.m.Send(ctx, conv.ID, text("nur noch Laptop")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "laptop to read", 20*time.Second, func() bool {
+		ts := benLaptop.texts()
+		return len(ts) > 0 && ts[len(ts)-1] == "nur noch Laptop"
+	})
+	for _, txt := range benPhone.texts() {
+		if txt == "nur noch Laptop" {
+			t.Fatal("the revoked phone read a later message")
+		}
+	}
+}

@@ -64,24 +64,43 @@ func (s *Server) handleClaimKeyPackages() http.HandlerFunc {
 			writeError(w, r, err)
 			return
 		}
-		if len(req.Users) == 0 || len(req.Users) > maxClaimUsers {
-			writeError(w, r, wache.Errorf(wache.EINVALID, "claim for 1 to %d users at a time", maxClaimUsers))
+		if (len(req.Users) == 0) == (len(req.Devices) == 0) || len(req.Users) > maxClaimUsers || len(req.Devices) > maxClaimUsers {
+			writeError(w, r, wache.Errorf(wache.EINVALID, "claim for 1 to %d users or devices at a time (not both)", maxClaimUsers))
 			return
 		}
-		ids := make([]string, 0, len(req.Users))
 		emails := map[string]string{}
-		for _, e := range req.Users {
-			target, err := s.Convs.UserByEmail(r.Context(), u, e)
-			if err != nil {
-				writeError(w, r, err)
-				return
+		var claimed []store.ClaimedKeyPackage
+		var missing []string
+		var err error
+		if len(req.Devices) > 0 {
+			for _, id := range req.Devices {
+				d, err := s.Store.Device(r.Context(), id)
+				var owner *wache.User
+				if err == nil {
+					owner, err = s.Store.User(r.Context(), d.UserID)
+				}
+				if err != nil || owner.OrgID != u.OrgID {
+					writeError(w, r, wache.Errorf(wache.ENOTFOUND, "no such device %q", id))
+					return
+				}
+				emails[owner.ID] = owner.Email
 			}
-			if _, dup := emails[target.ID]; !dup {
-				ids = append(ids, target.ID)
-				emails[target.ID] = target.Email
+			claimed, missing, err = s.Store.ClaimDeviceKeyPackages(r.Context(), req.Devices)
+		} else {
+			ids := make([]string, 0, len(req.Users))
+			for _, e := range req.Users {
+				target, err := s.Convs.UserByEmail(r.Context(), u, e)
+				if err != nil {
+					writeError(w, r, err)
+					return
+				}
+				if _, dup := emails[target.ID]; !dup {
+					ids = append(ids, target.ID)
+					emails[target.ID] = target.Email
+				}
 			}
+			claimed, missing, err = s.Store.ClaimKeyPackages(r.Context(), ids)
 		}
-		claimed, missing, err := s.Store.ClaimKeyPackages(r.Context(), ids)
 		if err != nil {
 			writeError(w, r, err)
 			return

@@ -146,6 +146,8 @@ type Store interface {
 	AddKeyPackages(ctx context.Context, deviceID string, kps []KeyPackage) error
 	KeyPackageCount(ctx context.Context, deviceID string) (int, error)
 	ClaimKeyPackages(ctx context.Context, userIDs []string) (claimed []ClaimedKeyPackage, missing []string, err error)
+	// ClaimDeviceKeyPackages is ClaimKeyPackages for chosen active devices.
+	ClaimDeviceKeyPackages(ctx context.Context, deviceIDs []string) (claimed []ClaimedKeyPackage, missing []string, err error)
 	// PutDeviceMessages stores items for single devices (Welcomes).
 	PutDeviceMessages(ctx context.Context, msgs []wache.DeviceMessage) error
 	// DeviceMessages returns a device's pending items, oldest first.

@@ -58,22 +58,31 @@ func (s *Store) KeyPackageCount(ctx context.Context, deviceID string) (int, erro
 // ClaimKeyPackages hands out one KeyPackage (the oldest) of every active
 // device of the users and deletes it, so no KeyPackage is used twice.
 func (s *Store) ClaimKeyPackages(ctx context.Context, userIDs []string) ([]store.ClaimedKeyPackage, []string, error) {
-	if len(userIDs) == 0 {
+	return s.claim(ctx, "user_id", userIDs)
+}
+
+// ClaimDeviceKeyPackages does the same for chosen devices.
+func (s *Store) ClaimDeviceKeyPackages(ctx context.Context, deviceIDs []string) ([]store.ClaimedKeyPackage, []string, error) {
+	return s.claim(ctx, "id", deviceIDs)
+}
+
+func (s *Store) claim(ctx context.Context, column string, ids []string) ([]store.ClaimedKeyPackage, []string, error) {
+	if len(ids) == 0 {
 		return nil, nil, nil
 	}
-	if len(userIDs) > MaxListLimit {
-		return nil, nil, invalid("at most %d users per claim", MaxListLimit)
+	if len(ids) > MaxListLimit {
+		return nil, nil, invalid("at most %d per claim", MaxListLimit)
 	}
 	var claimed []store.ClaimedKeyPackage
 	var missing []string
 	err := s.db.InTx(ctx, func(tx *Tx) error {
 		claimed, missing = nil, nil
-		args := make([]any, len(userIDs))
-		for i, u := range userIDs {
+		args := make([]any, len(ids))
+		for i, u := range ids {
 			args[i] = u
 		}
 		rows, err := tx.Query(ctx, `SELECT id, user_id, signing_key FROM devices
-			WHERE revoked_at IS NULL AND user_id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(args)), ",")+`)
+			WHERE revoked_at IS NULL AND `+column+` IN (`+strings.TrimSuffix(strings.Repeat("?,", len(args)), ",")+`)
 			ORDER BY user_id, id`, args...)
 		if err != nil {
 			return fmt.Errorf("query devices: %w", err)
