@@ -69,10 +69,10 @@ type Options struct {
 	// MaxSize is the largest blob in bytes (ciphertext). Default 1 GiB.
 	MaxSize int64
 	// Quota is how many bytes one user may upload within the quota window
-	// (Retention, or 30 days when Retention is 0). Default 4 GiB.
+	// (Retention, or 30 days when blobs are kept forever). Default 4 GiB.
 	Quota int64
-	// Retention deletes blobs older than this. Default 30 days; negative
-	// keeps blobs forever.
+	// Retention deletes blobs older than this; 0 keeps them (as the
+	// relay's retention does, so both take the same setting).
 	Retention time.Duration
 	// UploadTimeout is how long after creation an upload may take to
 	// complete; later PATCHes are refused and retention deletes it.
@@ -91,9 +91,6 @@ func (o *Options) defaults() {
 	}
 	if o.Quota <= 0 {
 		o.Quota = 4 << 30
-	}
-	if o.Retention == 0 {
-		o.Retention = 30 * 24 * time.Hour
 	}
 	if o.UploadTimeout <= 0 {
 		o.UploadTimeout = 24 * time.Hour
