@@ -76,7 +76,9 @@ func do(t *testing.T, e *blobtest.Env, c call) result {
 	return r
 }
 
-func meta(convID string) string { return "conv_id " + base64.StdEncoding.EncodeToString([]byte(convID)) }
+func meta(convID string) string {
+	return "conv_id " + base64.StdEncoding.EncodeToString([]byte(convID))
+}
 
 // create starts an upload and returns its id.
 func create(t *testing.T, e *blobtest.Env, d *blobtest.Device, conv string, size int) string {
