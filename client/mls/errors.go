@@ -44,6 +44,11 @@ var (
 	// ErrOwnMessage: the message is one this device sent (the delivery
 	// service echoed it); there is nothing to do.
 	ErrOwnMessage = errors.New("own message")
+	// ErrDiscardedCommit: the delivery service delivered a commit of this
+	// device that the device had discarded. The device can no longer follow
+	// the group (a committer cannot process its own commit); it must be
+	// removed and added again. Discard only after a definite rejection.
+	ErrDiscardedCommit = errors.New("own discarded commit was accepted")
 	// ErrInvalidCommit: an authentic commit that fails validation (bad path,
 	// parent hash, confirmation tag, invalid proposals).
 	ErrInvalidCommit = errors.New("invalid commit")

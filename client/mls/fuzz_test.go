@@ -11,7 +11,7 @@ import (
 // knownKinds are the sentinels Process may return; anything else is a bug.
 var knownKinds = []error{
 	ErrInvalidArgument, ErrMalformed, ErrUnsupported, ErrWrongGroup, ErrWrongEpoch,
-	ErrUnknownSender, ErrForged, ErrDecrypt, ErrReplay, ErrOwnMessage, ErrInvalidCommit,
+	ErrUnknownSender, ErrForged, ErrDecrypt, ErrReplay, ErrOwnMessage, ErrDiscardedCommit, ErrInvalidCommit,
 	ErrCredentialRefused, ErrCommitPending, ErrProposalsPending, ErrRemoved, ErrInternal,
 }
 

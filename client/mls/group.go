@@ -382,7 +382,7 @@ func (m *mlsGroup) commitLocked(op string, stage func() error) (commit, welcome 
 	p.commit, p.welcome = commit, welcome
 	m.pending = p
 	m.leaveEpochLocked(p.preEpoch, p.preMembers)
-	m.seen.add(commit, true)
+	m.seen.add(commit, seenOwn)
 	return bytes.Clone(commit), bytes.Clone(welcome), nil
 }
 
@@ -416,6 +416,7 @@ func (m *mlsGroup) DiscardPendingCommit() (err error) {
 	if err := m.restoreLocked(m.pending.pre); err != nil {
 		return newError(op, ErrInternal, "%v", err)
 	}
+	m.seen.mark(m.pending.commit, seenDiscarded)
 	m.pending = nil
 	return nil
 }
@@ -444,7 +445,7 @@ func (m *mlsGroup) Encrypt(plaintext, authenticatedData []byte) (out []byte, err
 		return nil, classify(op, err, ErrInternal)
 	}
 	out = framing.NewMLSMessagePrivate(pm).Marshal()
-	m.seen.add(out, true)
+	m.seen.add(out, seenOwn)
 	return out, nil
 }
 
@@ -464,9 +465,12 @@ func (m *mlsGroup) Process(msg []byte) (res *Result, err error) {
 	if m.pending != nil && bytes.Equal(msg, m.pending.commit) {
 		return m.mergeOwnLocked(), nil
 	}
-	if own, ok := m.seen.lookup(msg); ok {
-		if own {
+	if kind, ok := m.seen.lookup(msg); ok {
+		switch kind {
+		case seenOwn:
 			return nil, newError(op, ErrOwnMessage, "")
+		case seenDiscarded:
+			return nil, newError(op, ErrDiscardedCommit, "")
 		}
 		return nil, newError(op, ErrReplay, "")
 	}
@@ -504,7 +508,7 @@ func (m *mlsGroup) Process(msg []byte) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	m.seen.add(msg, false)
+	m.seen.add(msg, seenReceived)
 	return res, nil
 }
 
@@ -593,6 +597,7 @@ func (m *mlsGroup) processHandshakeLocked(msg *framing.MLSMessage, epoch uint64,
 			m.g, m.members, m.pending = post, postMembers, p
 			return nil, err
 		}
+		m.seen.mark(p.commit, seenDiscarded)
 		res.DiscardedPendingCommit = true
 		return res, nil
 	case p.preEpoch + 1:
@@ -754,35 +759,53 @@ func (m *mlsGroup) applyCommitLocked(ac *framing.AuthenticatedContent, sender Me
 // only less clearly.
 const replayCapacity = 256
 
+// Kinds of remembered messages.
+const (
+	seenReceived  byte = 0
+	seenOwn       byte = 1 // sent by this device
+	seenDiscarded byte = 2 // this device's commit, discarded
+)
+
 // replayCache remembers hashes of recently sent and processed messages, so a
 // replay or an echo of an own message gets a clear error.
 type replayCache struct {
 	hashes [][sha256.Size]byte
-	own    []bool
+	kinds  []byte
 	next   int
 }
 
 func newReplayCache() *replayCache { return &replayCache{} }
 
-func (c *replayCache) add(msg []byte, own bool) {
+func (c *replayCache) add(msg []byte, kind byte) {
 	h := sha256.Sum256(msg)
 	if len(c.hashes) < replayCapacity {
 		c.hashes = append(c.hashes, h)
-		c.own = append(c.own, own)
+		c.kinds = append(c.kinds, kind)
 		return
 	}
-	c.hashes[c.next], c.own[c.next] = h, own
+	c.hashes[c.next], c.kinds[c.next] = h, kind
 	c.next = (c.next + 1) % replayCapacity
 }
 
-func (c *replayCache) lookup(msg []byte) (own, ok bool) {
+func (c *replayCache) mark(msg []byte, kind byte) {
 	h := sha256.Sum256(msg)
 	for i := range c.hashes {
 		if c.hashes[i] == h {
-			return c.own[i], true
+			c.kinds[i] = kind
+			return
 		}
 	}
-	return false, false
+	c.add(msg, kind)
+}
+
+func (c *replayCache) lookup(msg []byte) (kind byte, ok bool) {
+	h := sha256.Sum256(msg)
+	for i := range c.hashes {
+		if c.hashes[i] == h {
+			return c.kinds[i], true
+		}
+	}
+	return 0, false
 }
 
 // --- error mapping ---

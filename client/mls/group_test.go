@@ -293,6 +293,21 @@ func TestPendingCommitResolvedByMessages(t *testing.T) {
 		t.Fatalf("c1: %+v %v", res, err)
 	}
 	assertAgree(t, devs...)
+
+	// Discarding after an unknown outcome is a mistake the engine names:
+	// the accepted commit cannot be followed by its own author.
+	commit, err = a2.g.Update()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ds.submit(t, commit) {
+		t.Fatal("refused")
+	}
+	if err := a2.g.DiscardPendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = a2.g.Process(commit)
+	wantKind(t, "echo of a discarded but accepted commit", err, ErrDiscardedCommit)
 }
 
 func TestReplayAndReorder(t *testing.T) {

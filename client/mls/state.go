@@ -18,8 +18,8 @@ type groupState struct {
 	MLS      json.RawMessage `json:"mls"`
 	Removed  bool            `json:"removed,omitempty"`
 	Pending  *pendingState   `json:"pending,omitempty"`
-	Seen     []byte          `json:"seen,omitempty"`     // concatenated SHA-256 hashes
-	SeenOwn  []byte          `json:"seen_own,omitempty"` // one byte per hash: 1 = sent by this device
+	Seen     []byte          `json:"seen,omitempty"`      // concatenated SHA-256 hashes
+	SeenKind []byte          `json:"seen_kind,omitempty"` // one byte per hash: 0 received, 1 sent, 2 discarded commit
 }
 
 type pendingState struct {
@@ -56,14 +56,10 @@ func (m *mlsGroup) ExportState() (b []byte, err error) {
 			Commit: p.commit, Welcome: p.welcome, Added: p.added, Removed: p.removed, Updated: p.updated,
 		}
 	}
-	for i, h := range m.seen.hashes {
+	for _, h := range m.seen.hashes {
 		st.Seen = append(st.Seen, h[:]...)
-		own := byte(0)
-		if m.seen.own[i] {
-			own = 1
-		}
-		st.SeenOwn = append(st.SeenOwn, own)
 	}
+	st.SeenKind = bytes.Clone(m.seen.kinds)
 	b, err = json.Marshal(st)
 	if err != nil {
 		return nil, newError(op, ErrInternal, "%v", err)
@@ -109,14 +105,17 @@ func (e *engine) LoadGroup(state []byte) (g Group, err error) {
 		}
 		m.leaveEpochLocked(p.PreEpoch, p.PreMembers)
 	}
-	if len(st.Seen)%sha256.Size != 0 || len(st.Seen)/sha256.Size != len(st.SeenOwn) || len(st.SeenOwn) > replayCapacity {
+	if len(st.Seen)%sha256.Size != 0 || len(st.Seen)/sha256.Size != len(st.SeenKind) || len(st.SeenKind) > replayCapacity {
 		return nil, newError(op, ErrCorruptState, "replay cache")
 	}
-	for i := range st.SeenOwn {
+	for i, k := range st.SeenKind {
+		if k > seenDiscarded {
+			return nil, newError(op, ErrCorruptState, "replay cache")
+		}
 		var h [sha256.Size]byte
 		copy(h[:], st.Seen[i*sha256.Size:])
 		m.seen.hashes = append(m.seen.hashes, h)
-		m.seen.own = append(m.seen.own, st.SeenOwn[i] == 1)
+		m.seen.kinds = append(m.seen.kinds, k)
 	}
 	m.seen.next = len(m.seen.hashes) % replayCapacity
 	return m, nil
