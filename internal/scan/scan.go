@@ -92,3 +92,14 @@ func ReadMRZ(ctx context.Context, r io.Reader, lim Limits) (*mrz.Result, error) 
 	}
 	return ocr.ReadMRZ(ctx, img, mrz.Options{Now: lim.Now})
 }
+
+// ReadPlate decodes a photo of a car and reads its German plate with the
+// pure-Go recogniser. The reading's Plate is the most likely valid form,
+// Candidates all valid readings of the recognised text.
+func ReadPlate(ctx context.Context, r io.Reader, lim Limits) (*ocr.PlateReading, error) {
+	img, err := DecodeImage(r, lim)
+	if err != nil {
+		return nil, err
+	}
+	return ocr.ReadPlate(ctx, img)
+}

@@ -67,9 +67,9 @@ func ExtractPlates(img image.Image, maxCands int) []PlateGlyphs {
 		if len(out) >= maxCands {
 			break
 		}
-		// Widen a little: the chain's ends are glyph boxes.
-		l.x0 -= 0.5 * l.h
-		l.x1 += 0.5 * l.h
+		// Widen: a glyph beyond the seals may not have joined the chain.
+		l.x0 -= 2.5 * l.h
+		l.x1 += 2.5 * l.h
 		l.x0 = math.Max(0, l.x0)
 		l.x1 = math.Min(float64(p.small.w-1), l.x1)
 		hFull := l.h * float64(p.factor)
@@ -85,28 +85,39 @@ func ExtractPlates(img image.Image, maxCands int) []PlateGlyphs {
 	return out
 }
 
-// plateGlyphs segments the glyphs of a plate strip by connected ink.
+// plateGlyphs segments the glyphs of a plate strip by connected ink. The
+// strip was scaled so that the located glyphs are stripCap pixels high;
+// the band is taken from the glyphs themselves, since the car body above
+// and below the plate confuses a row profile.
 func (s *strip) plateGlyphs() PlateGlyphs {
 	bin := make([]bool, len(s.ink))
 	for i, v := range s.ink {
 		bin[i] = v > 0.45
 	}
 	cs := components(bin, s.w, s.h, 5000)
-	capH := float64(s.bot - s.top + 1)
+	capH := float64(stripCap)
+	mid := float64(s.h) / 2
 	var gl []comp
 	for _, c := range cs {
 		h := float64(c.h())
-		// Glyphs fill the capital band; seals, the EU band and dirt do not.
-		if h < 0.7*capH || h > 1.35*capH || float64(c.w()) > 1.1*capH || c.area < 10 {
+		// Glyphs have the located height; seals, the EU band and dirt do not.
+		if h < 0.7*capH || h > 1.4*capH || float64(c.w()) > 1.1*capH || c.area < 10 {
 			continue
 		}
-		if c.minY > s.top+int(0.3*capH) || c.maxY < s.bot-int(0.3*capH) {
+		if math.Abs(c.bcy()-mid) > 0.35*capH {
 			continue
 		}
 		gl = append(gl, c)
 	}
-	sort.Slice(gl, func(i, j int) bool { return gl[i].minX < gl[j].minX })
 	var g PlateGlyphs
+	if len(gl) == 0 {
+		return g
+	}
+	sort.Slice(gl, func(i, j int) bool { return gl[i].minY < gl[j].minY })
+	s.top = gl[len(gl)/2].minY
+	sort.Slice(gl, func(i, j int) bool { return gl[i].maxY < gl[j].maxY })
+	s.bot = gl[len(gl)/2].maxY
+	sort.Slice(gl, func(i, j int) bool { return gl[i].minX < gl[j].minX })
 	for i, c := range gl {
 		f := make([]float32, NumFeatures)
 		s.features(c.bcx(), 0.8*capH, f)
