@@ -139,7 +139,7 @@ func benchPost(b *testing.B, n *harness.Node, senders []*client.Client, convIDs 
 				conv := convIDs[(i+j)%len(convIDs)]
 				t0 := time.Now()
 				load.Stamp(p, t0)
-				if _, err := c.PostOnce(ctx, conv, client.NewClientID(), p); err != nil {
+				if _, err := c.PostOnce(ctx, conv, api.PostEnvelopeRequest{ClientID: client.NewClientID(), Payload: p}); err != nil {
 					errOnce.Do(func() { firstErr = err })
 					return
 				}
@@ -295,7 +295,7 @@ func benchFanout(b *testing.B, o harness.Options, users, perUser int) {
 	send := func() *msgState {
 		t0 := time.Now()
 		load.Stamp(payload, t0)
-		res, err := sender.PostOnce(ctx, conv.ID, client.NewClientID(), payload)
+		res, err := sender.PostOnce(ctx, conv.ID, api.PostEnvelopeRequest{ClientID: client.NewClientID(), Payload: payload})
 		if err != nil {
 			b.Fatalf("post: %v", err)
 		}

@@ -59,6 +59,15 @@ func readCode(dataDir, email string) (string, error) {
 	return string(m[1]), nil
 }
 
+// rateHint explains the server's login limits, which a load run meets first.
+func rateHint(err error) string {
+	if wache.ErrorCode(err) != wache.ERATELIMIT {
+		return ""
+	}
+	return " (start the server with --auth-rate 1000 for load runs: the default allows 20 logins and then one every 2 s " +
+		"per address; a second code for one address needs 30 s: reuse devices with --tokens or change --prefix)"
+}
+
 // login runs the real login flow for one address.
 func login(ctx context.Context, server, dataDir, email string) (device, error) {
 	c, err := client.New(server, "")
@@ -66,11 +75,7 @@ func login(ctx context.Context, server, dataDir, email string) (device, error) {
 		return device{}, err
 	}
 	if err := c.RequestCode(ctx, email); err != nil {
-		if wache.ErrorCode(err) == wache.ERATELIMIT {
-			return device{}, fmt.Errorf("request code for %s: %w (start the server with --auth-rate 1000 for load runs; "+
-				"a second code for one address needs 30 s: reuse devices with --tokens or change --prefix)", email, err)
-		}
-		return device{}, fmt.Errorf("request code for %s: %w", email, err)
+		return device{}, fmt.Errorf("request code for %s: %w%s", email, err, rateHint(err))
 	}
 	code, err := readCode(dataDir, email)
 	if err != nil {
@@ -78,7 +83,7 @@ func login(ctx context.Context, server, dataDir, email string) (device, error) {
 	}
 	p, err := c.Verify(ctx, email, code, "wacheload")
 	if err != nil {
-		return device{}, fmt.Errorf("verify %s: %w", email, err)
+		return device{}, fmt.Errorf("verify %s: %w%s", email, err, rateHint(err))
 	}
 	return device{Email: p.Email, Token: p.Token}, nil
 }

@@ -531,7 +531,7 @@ func (r *run) send(ctx context.Context, j int) {
 		// The post is not cut short by the end of the sending time: an
 		// envelope that is sent gets its answer.
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		_, err := c.PostOnce(pctx, r.convIDs[k], client.NewClientID(), payload)
+		_, err := c.PostOnce(pctx, r.convIDs[k], api.PostEnvelopeRequest{ClientID: client.NewClientID(), Payload: payload})
 		cancel()
 		if err != nil {
 			r.failed.Add(1)
