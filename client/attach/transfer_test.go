@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -22,6 +23,15 @@ import (
 	"github.com/wache/wache/internal/blob"
 	"github.com/wache/wache/internal/blob/blobtest"
 )
+
+// TestMain quiets the migration log lines (slog.Default) that would
+// interleave with benchmark output; WACHE_TEST_LOG=1 keeps them.
+func TestMain(m *testing.M) {
+	if os.Getenv("WACHE_TEST_LOG") != "1" {
+		slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}
+	os.Exit(m.Run())
+}
 
 func pseudo(n int, seed uint64) []byte {
 	r := rand.New(rand.NewPCG(seed, 1))
