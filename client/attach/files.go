@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wache/wache"
 )
@@ -32,10 +33,7 @@ func (c *Client) UploadFile(ctx context.Context, path string, o UploadOptions) (
 		return Ref{}, wache.Errorf(wache.EINVALID, "%s is not a regular file", path)
 	}
 	if o.Name == "" {
-		o.Name = filepath.Base(path)
-		if len(o.Name) > MaxNameLen {
-			o.Name = o.Name[len(o.Name)-MaxNameLen:]
-		}
+		o.Name = displayName(filepath.Base(path))
 	}
 	if o.MIME == "" {
 		o.MIME = detectMIME(f, o.Name)
@@ -83,4 +81,20 @@ func (c *Client) DownloadFile(ctx context.Context, ref Ref, path string, progres
 		return fmt.Errorf("move into place: %w", err)
 	}
 	return nil
+}
+
+// displayName makes a file's base name fit a Ref: valid UTF-8, no control
+// characters, at most MaxNameLen bytes (keeping the end, with the extension).
+func displayName(name string) string {
+	name = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError || r == '\\' {
+			return '_'
+		}
+		return r
+	}, strings.ToValidUTF8(name, "_"))
+	for len(name) > MaxNameLen {
+		_, n := utf8.DecodeRuneInString(name)
+		name = name[n:]
+	}
+	return name
 }

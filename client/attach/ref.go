@@ -65,6 +65,11 @@ func (r Ref) Validate() error {
 	if err := r.validateCrypto(); err != nil {
 		return err
 	}
+	return r.validateMeta()
+}
+
+// validateMeta checks the descriptive fields (MIME type and name).
+func (r Ref) validateMeta() error {
 	if len(r.MIME) > MaxMIMELen {
 		return fmt.Errorf("attachment reference: MIME type longer than %d bytes", MaxMIMELen)
 	}

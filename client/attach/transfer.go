@@ -84,6 +84,9 @@ func (c *Client) Upload(ctx context.Context, src io.ReaderAt, size int64, o Uplo
 	if o.ConvID == "" {
 		return Ref{}, wache.Errorf(wache.EINVALID, "upload needs a conversation id")
 	}
+	if err := (Ref{MIME: o.MIME, Name: o.Name}).validateMeta(); err != nil {
+		return Ref{}, wache.Errorf(wache.EINVALID, "%s", err.Error())
+	}
 	enc, err := NewEncryptor(src, size)
 	if err != nil {
 		return Ref{}, err
