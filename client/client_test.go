@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wache/wache/api"
+	"github.com/wache/wache/client/attach"
 )
 
 func FuzzDecodePayload(f *testing.F) {
@@ -52,8 +53,8 @@ func TestPayloads(t *testing.T) {
 		{"longitude -181", Payload{Type: TypeLiveLocation, Location: &Location{Lat: 1, Lon: -181, Time: now}}, false},
 		{"no time", Payload{Type: TypeLocation, Location: &Location{Lat: 1, Lon: 1}}, false},
 		{"live stop", Payload{Type: TypeLiveStop}, true},
-		{"attachment", Payload{Type: TypeAttachment, Attachment: &AttachmentRef{BlobID: "b", Key: key, SHA256: key, Size: 3, MIME: "image/jpeg"}}, true},
-		{"attachment without key", Payload{Type: TypeAttachment, Attachment: &AttachmentRef{BlobID: "b", SHA256: key}}, false},
+		{"attachment", Payload{Type: TypeAttachment, Attachment: &attach.Ref{BlobID: strings.Repeat("ab", 16), Key: key, SHA256: key, Size: 3, MIME: "image/jpeg"}}, true},
+		{"attachment without key", Payload{Type: TypeAttachment, Attachment: &attach.Ref{BlobID: strings.Repeat("ab", 16), SHA256: key}}, false},
 		{"receipt", Payload{Type: TypeReceipt, Receipt: &Receipt{Kind: "read", Seq: 3}}, true},
 		{"bad receipt", Payload{Type: TypeReceipt, Receipt: &Receipt{Kind: "seen", Seq: 3}}, false},
 		{"unknown type", Payload{Type: "sticker"}, false},

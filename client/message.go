@@ -6,6 +6,8 @@ import (
 	"math"
 	"time"
 	"unicode/utf8"
+
+	"github.com/wache/wache/client/attach"
 )
 
 // Payload is what travels inside an MLS application message: a small,
@@ -16,7 +18,7 @@ type Payload struct {
 	Type       string         `json:"type"`
 	Text       string         `json:"text,omitempty"`
 	ReplyTo    *Quote         `json:"reply_to,omitempty"`
-	Attachment *AttachmentRef `json:"attachment,omitempty"`
+	Attachment *attach.Ref `json:"attachment,omitempty"` // key and hash travel only here
 	Location   *Location      `json:"location,omitempty"`
 	Receipt    *Receipt       `json:"receipt,omitempty"`
 }
@@ -37,19 +39,6 @@ type Quote struct {
 	Seq     int64  `json:"seq"`
 	Sender  string `json:"sender,omitempty"`
 	Excerpt string `json:"excerpt,omitempty"`
-}
-
-// AttachmentRef points to an encrypted blob; key and hash exist only here,
-// inside the end-to-end encrypted message.
-type AttachmentRef struct {
-	BlobID string `json:"blob_id"`
-	Key    []byte `json:"key"`    // AES-256 key of the blob
-	SHA256 []byte `json:"sha256"` // of the plaintext
-	Size   int64  `json:"size"`   // plaintext bytes
-	MIME   string `json:"mime"`
-	Name   string `json:"name,omitempty"`
-	// Kind helps the UI: photo, video, voice, document.
-	Kind string `json:"kind,omitempty"`
 }
 
 // Location is a position fix.
@@ -99,9 +88,11 @@ func (p *Payload) Validate() error {
 			return fmt.Errorf("empty text")
 		}
 	case TypeAttachment:
-		a := p.Attachment
-		if a == nil || a.BlobID == "" || len(a.Key) != 32 || len(a.SHA256) != 32 || a.Size < 0 || len(a.MIME) > 255 || len(a.Name) > 255 {
-			return fmt.Errorf("attachment reference incomplete")
+		if p.Attachment == nil {
+			return fmt.Errorf("attachment reference missing")
+		}
+		if err := p.Attachment.Validate(); err != nil {
+			return fmt.Errorf("attachment reference: %w", err)
 		}
 	case TypeLocation, TypeLiveLocation:
 		return ValidateLocation(p.Location)

@@ -549,6 +549,13 @@ func (m *Messenger) processLocked(ctx context.Context, env api.Envelope) (*Messa
 			if err := m.saveGroup(ctx, env.ConvID, g); err != nil {
 				return nil, err
 			}
+			if a := msg.Payload.Attachment; a != nil {
+				// Kept (encrypted at rest) so that the file can be fetched later.
+				b, _ := json.Marshal(a)
+				if err := m.st.Save(ctx, attachmentKey(env.ConvID, env.Seq), b); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	return msg, m.markLocked(ctx, env)

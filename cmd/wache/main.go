@@ -54,6 +54,8 @@ func commands() []command {
 		{"chat", "new | show | add | remove: manage conversations", cmdChat},
 		{"send", "send a text message to a conversation", cmdSend},
 		{"send-location", "send your position (LAT LON) to a conversation", cmdSendLocation},
+		{"send-file", "send a photo, video, voice message or document (encrypted)", cmdSendFile},
+		{"fetch", "download and decrypt an attachment: fetch CHAT MSG OUT", cmdFetch},
 		{"read", "print unread messages of a conversation and mark them read", cmdRead},
 		{"listen", "stream new messages as they arrive", cmdListen},
 		{"version", "print the version", cmdVersion},
@@ -71,7 +73,7 @@ Usage: wache <command> [flags]
 Commands:
 `)
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, `
 Client commands take --server URL (or WACHE_SERVER) and --home DIR (or

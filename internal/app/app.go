@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/wache/wache/internal/accounts"
+	"github.com/wache/wache/internal/blob"
 	"github.com/wache/wache/internal/broker"
 	"github.com/wache/wache/internal/broker/inproc"
 	"github.com/wache/wache/internal/broker/natsbroker"
@@ -42,6 +43,8 @@ type Config struct {
 	Retention      time.Duration
 	AuthRate       float64 // login requests per second per address
 	HSTS           bool
+	MaxBlobSize    int64 // bytes per attachment (0: 1 GiB)
+	BlobQuota      int64 // bytes per user per retention window (0: 4 GiB)
 	Log            *slog.Logger
 	// Broker overrides Broker with an existing instance (tests that run
 	// several nodes on one in-process broker).
@@ -53,6 +56,7 @@ type App struct {
 	Store    *sqldb.Store
 	Broker   broker.Broker
 	Relay    *relay.Relay
+	Blobs    *blob.Service
 	Accounts *accounts.Service
 	Convs    *convs.Service
 	Server   *server.Server
@@ -158,10 +162,16 @@ func New(ctx context.Context, c Config) (a *App, err error) {
 		}
 	}
 	a.Convs = convs.New(a.Store, a.Relay, log)
+	a.Blobs, err = blob.New(ctx, a.Store.DB(), filepath.Join(c.DataDir, "blobs"),
+		blob.Options{Retention: c.Retention, MaxSize: c.MaxBlobSize, Quota: c.BlobQuota}, a.Accounts, a.Store, log)
+	if err != nil {
+		return nil, fmt.Errorf("blob store: %w", err)
+	}
 	a.base, a.stop = context.WithCancel(context.Background())
 	a.Server = &server.Server{Store: a.Store, Accounts: a.Accounts, Convs: a.Convs, Relay: a.Relay, Log: log,
-		Registry: a.Registry, AuthRate: c.AuthRate, AuthBurst: 20, HSTS: c.HSTS, Base: a.base}
+		Registry: a.Registry, AuthRate: c.AuthRate, AuthBurst: 20, HSTS: c.HSTS, Base: a.base, Blobs: a.Blobs.Handler()}
 	go a.Relay.RunRetention(a.base, time.Hour)
+	go a.Blobs.RunRetention(a.base, time.Hour)
 	return a, nil
 }
 
@@ -190,6 +200,9 @@ func (a *App) closeAll() error {
 	var err error
 	if a.Relay != nil {
 		err = errors.Join(err, a.Relay.Close())
+	}
+	if a.Blobs != nil {
+		err = errors.Join(err, a.Blobs.Close())
 	}
 	if a.Broker != nil && a.ownsBroker {
 		err = errors.Join(err, a.Broker.Close())

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/wache/wache/api"
 	"github.com/wache/wache/client"
+	"github.com/wache/wache/client/attach"
 	"github.com/wache/wache/internal/harness"
 )
 
@@ -115,6 +117,41 @@ func TestEncryptedGroup(t *testing.T) {
 		}
 		if second.Payload.Type != client.TypeLocation || second.Payload.Location.Lat != 51.2277 {
 			t.Fatalf("%s got location %+v", d.name, second.Payload)
+		}
+	}
+
+	// A 20 MB file: encrypted on the device, uploaded resumably, the key
+	// inside the MLS message; every device downloads and verifies it.
+	big := make([]byte, 20<<20)
+	for i := range big {
+		big[i] = byte(i*7 + i>>12)
+	}
+	if _, _, err := annaPhone.m.SendAttachment(ctx, conv.ID, bytes.NewReader(big), int64(len(big)),
+		attach.UploadOptions{Name: "Lagebild.bin", MIME: "application/octet-stream"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []*device{annaLaptop, ben, clara} {
+		var msg client.Message
+		waitFor(t, d.name+" to receive the file", 20*time.Second, func() bool {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			for _, m := range d.got {
+				if m.Payload.Type == client.TypeAttachment {
+					msg = m
+					return true
+				}
+			}
+			return false
+		})
+		if msg.Payload.Type != client.TypeAttachment || msg.Payload.Attachment.Size != int64(len(big)) {
+			t.Fatalf("%s got %+v", d.name, msg.Payload)
+		}
+		var out bytes.Buffer
+		if err := d.m.FetchAttachment(ctx, msg.Payload.Attachment, &out, nil); err != nil {
+			t.Fatalf("%s fetch: %v", d.name, err)
+		}
+		if !bytes.Equal(out.Bytes(), big) {
+			t.Fatalf("%s: the file differs", d.name)
 		}
 	}
 

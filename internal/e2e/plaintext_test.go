@@ -15,6 +15,7 @@ import (
 
 	"github.com/wache/wache/api"
 	"github.com/wache/wache/client"
+	"github.com/wache/wache/client/attach"
 	"github.com/wache/wache/internal/harness"
 )
 
@@ -63,8 +64,13 @@ func TestNoPlaintextOnServer(t *testing.T) {
 			if _, err := anna.m.Send(ctx, conv.ID, loc); err != nil {
 				t.Fatal(err)
 			}
-			canaries = append(canaries, "50.9375123", "6.9602789")
-			waitFor(t, "ben to decrypt all", 20*time.Second, func() bool { return len(ben.texts()) >= 3 })
+			file := bytes.Repeat([]byte("KANARIE-DATEI Lagebild Personenbeschreibung "), 50_000) // ~2 MB
+			if _, _, err := anna.m.SendAttachment(ctx, conv.ID, bytes.NewReader(file), int64(len(file)),
+				attach.UploadOptions{Name: "kanarie-lagebild.txt", MIME: "text/plain"}); err != nil {
+				t.Fatal(err)
+			}
+			canaries = append(canaries, "50.9375123", "6.9602789", "KANARIE-DATEI Lagebild", "kanarie-lagebild.txt")
+			waitFor(t, "ben to decrypt all", 20*time.Second, func() bool { return len(ben.texts()) >= 4 })
 			if got := ben.texts(); got[0] != canaries[0] {
 				t.Fatalf("ben decrypted %q", got)
 			}

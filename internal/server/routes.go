@@ -42,6 +42,13 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	mux.Handle("GET /api/v1/ws", s.authed(s.handleWebSocket()))
 
+	// Encrypted attachments (tus): the blob service authenticates itself
+	// and checks membership of the blob's conversation.
+	if s.Blobs != nil {
+		mux.Handle("/api/v1/blobs/", s.Blobs)
+		mux.Handle("/api/v1/blobs", s.Blobs)
+	}
+
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errNotFound)
 	}))

@@ -26,6 +26,9 @@ type Server struct {
 	Relay    *relay.Relay
 	Log      *slog.Logger
 	Registry *prometheus.Registry // served at /metrics
+	// Blobs serves encrypted attachments (tus uploads, downloads); it
+	// authenticates every request itself.
+	Blobs http.Handler
 
 	// AuthRate and AuthBurst limit login requests per client address.
 	AuthRate  float64 // per second
