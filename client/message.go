@@ -14,13 +14,13 @@ import (
 // versioned, typed document. The server never sees it. Receivers show a
 // type they do not know as "unsupported" and never fail on it.
 type Payload struct {
-	V          int            `json:"v"`
-	Type       string         `json:"type"`
-	Text       string         `json:"text,omitempty"`
-	ReplyTo    *Quote         `json:"reply_to,omitempty"`
+	V          int         `json:"v"`
+	Type       string      `json:"type"`
+	Text       string      `json:"text,omitempty"`
+	ReplyTo    *Quote      `json:"reply_to,omitempty"`
 	Attachment *attach.Ref `json:"attachment,omitempty"` // key and hash travel only here
-	Location   *Location      `json:"location,omitempty"`
-	Receipt    *Receipt       `json:"receipt,omitempty"`
+	Location   *Location   `json:"location,omitempty"`
+	Receipt    *Receipt    `json:"receipt,omitempty"`
 }
 
 // Payload types.
