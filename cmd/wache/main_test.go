@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -121,6 +123,43 @@ func TestCLIConversation(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(ben.ok("chats", "--json")), &chats); err != nil || chats[0].Unread != 0 {
 		t.Fatalf("unread after read: %+v %v", chats, err)
+	}
+
+	// A location and a file, end-to-end encrypted.
+	anna.ok("send-location", "Streife 12", "51.2277", "6.7735", "--accuracy", "12")
+	photo := filepath.Join(t.TempDir(), "Lagebild.jpg")
+	content := bytes.Repeat([]byte("\xff\xd8\xff\xe0 JPEG-ish content "), 20000)
+	if err := os.WriteFile(photo, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	anna.ok("send-file", "Streife 12", photo)
+	out = ben.ok("read", "Streife 12", "--json")
+	var loc, file struct {
+		Seq        int64
+		Type       string
+		Location   *struct{ Lat, Lon float64 }
+		Attachment *struct {
+			Name string
+			Size int64
+		}
+	}
+	lines = strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &loc) != nil || json.Unmarshal([]byte(lines[1]), &file) != nil {
+		t.Fatalf("read after location and file:\n%s", out)
+	}
+	if loc.Type != "location" || loc.Location.Lat != 51.2277 || file.Type != "attachment" || file.Attachment.Name != "Lagebild.jpg" || file.Attachment.Size != int64(len(content)) {
+		t.Fatalf("location %+v, file %+v", loc, file)
+	}
+	saved := filepath.Join(t.TempDir(), "saved.jpg")
+	ben.ok("fetch", "Streife 12", fmt.Sprint(file.Seq), saved)
+	if got, err := os.ReadFile(saved); err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("fetched file differs: %v", err)
+	}
+	if code, _, errs := ben.run("fetch", "Streife 12", fmt.Sprint(loc.Seq), saved+"2"); code == 0 || !strings.Contains(errs, "not an attachment") {
+		t.Fatalf("fetch of a location: exit %d %q", code, errs)
+	}
+	if code, _, errs := anna.run("send-location", "Streife 12", "91", "6"); code != 2 || !strings.Contains(errs, "latitude") {
+		t.Fatalf("latitude 91: exit %d %q", code, errs)
 	}
 
 	// Membership commands and their errors.
