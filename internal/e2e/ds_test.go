@@ -2,13 +2,11 @@ package e2e
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wache/wache"
 	"github.com/wache/wache/api"
-	"github.com/wache/wache/client"
 	"github.com/wache/wache/internal/harness"
 )
 
@@ -19,126 +17,80 @@ func TestDeliveryService(t *testing.T) {
 	n := harness.Start(t, harness.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	anna, _ := n.Device(t, "anna@"+harness.Domain)
-	benPhone, benPhoneDev := n.Device(t, "ben@"+harness.Domain)
-	benLaptop, benLaptopDev := n.Device(t, "ben@"+harness.Domain)
-	clara, claraDev := n.Device(t, "clara@"+harness.Domain)
-
-	for _, up := range []struct {
-		c   *client.Client
-		kps []string
-	}{{benPhone, []string{"kp-phone-1", "kp-phone-2"}}, {benLaptop, []string{"kp-laptop-1"}}, {clara, []string{"kp-clara"}}} {
-		var kps [][]byte
-		for _, k := range up.kps {
-			kps = append(kps, []byte(k))
+	anna := newDevice(t, n, "anna@"+harness.Domain)
+	benPhone := newDevice(t, n, "ben@"+harness.Domain)
+	benLaptop := newDevice(t, n, "ben@"+harness.Domain)
+	clara := newDevice(t, n, "clara@"+harness.Domain)
+	stock := func(d *device) int {
+		c, err := d.m.API.KeyPackageCount(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if got, err := up.c.UploadKeyPackages(ctx, kps); err != nil || got != len(kps) {
-			t.Fatalf("upload: %d %v", got, err)
-		}
+		return c
 	}
-	claim, err := anna.ClaimKeyPackages(ctx, []string{"ben@" + harness.Domain})
+	phoneStock, laptopStock := stock(benPhone), stock(benLaptop)
+	if phoneStock == 0 || laptopStock == 0 {
+		t.Fatal("devices published no KeyPackages")
+	}
+	claim, err := anna.m.API.ClaimKeyPackages(ctx, []string{"ben@" + harness.Domain})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
+	devs := map[string]bool{}
 	for _, kp := range claim.KeyPackages {
-		got[kp.DeviceID] = string(kp.KeyPackage)
-		if kp.Email != "ben@"+harness.Domain || len(kp.SigningKey) != 32 {
+		devs[kp.DeviceID] = true
+		if kp.Email != "ben@"+harness.Domain || len(kp.SigningKey) != 32 || len(kp.KeyPackage) == 0 {
 			t.Fatalf("claim lacks identity: %+v", kp)
 		}
 	}
-	if got[benPhoneDev.ID] != "kp-phone-1" || got[benLaptopDev.ID] != "kp-laptop-1" {
-		t.Fatalf("claimed %v", got)
+	if len(devs) != 2 || !devs[benPhone.m.Profile().DeviceID] || !devs[benLaptop.m.Profile().DeviceID] {
+		t.Fatalf("claimed for devices %v", devs)
 	}
-	claim, err = anna.ClaimKeyPackages(ctx, []string{"ben@" + harness.Domain})
-	if err != nil || len(claim.KeyPackages) != 1 || len(claim.MissingDevices) != 1 || claim.MissingDevices[0] != benLaptopDev.ID {
-		t.Fatalf("second claim: %+v %v", claim, err)
+	// Each KeyPackage is handed out once.
+	if stock(benPhone) != phoneStock-1 || stock(benLaptop) != laptopStock-1 {
+		t.Fatal("a claim did not use up exactly one KeyPackage per device")
 	}
-	if n, _ := benLaptop.KeyPackageCount(ctx); n != 0 {
-		t.Fatalf("laptop still holds %d KeyPackages", n)
+	one, err := anna.m.API.ClaimDeviceKeyPackages(ctx, []string{benLaptop.m.Profile().DeviceID})
+	if err != nil || len(one.KeyPackages) != 1 || one.KeyPackages[0].DeviceID != benLaptop.m.Profile().DeviceID {
+		t.Fatalf("device claim: %+v %v", one, err)
 	}
 	benUser := n.User(t, "ben@"+harness.Domain)
-	dir, err := anna.UserDevices(ctx, benUser.ID)
+	dir, err := anna.m.API.UserDevices(ctx, benUser.ID)
 	if err != nil || len(dir) != 2 {
 		t.Fatalf("directory: %v %v", dir, err)
 	}
 
-	cv, err := anna.CreateConversation(ctx, api.CreateConversationRequest{Kind: "group", Name: "MLS", Members: []string{"ben@" + harness.Domain}})
+	conv, err := anna.m.CreateChat(ctx, api.CreateConversationRequest{Kind: "group", Name: "MLS", Members: []string{"ben@" + harness.Domain}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Two members commit for epoch 0 at once: exactly one wins.
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, c := range []*client.Client{anna, benPhone} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = c.PostEnvelope(ctx, cv.ID, api.PostEnvelopeRequest{ClientID: client.NewClientID(), Kind: "commit", Epoch: 0, Payload: []byte("commit")})
-		}()
-	}
-	wg.Wait()
-	if (errs[0] == nil) == (errs[1] == nil) {
-		t.Fatalf("commit race: %v / %v; want exactly one winner", errs[0], errs[1])
-	}
-	for _, err := range errs {
-		if err != nil && wache.ErrorCode(err) != wache.ECONFLICT {
-			t.Fatalf("loser got %v, want conflict", err)
-		}
-	}
-	conv, err := anna.Conversation(ctx, cv.ID)
-	if err != nil || conv.Epoch != 1 {
-		t.Fatalf("epoch after race: %d %v", conv.Epoch, err)
-	}
-
 	// A Welcome only reaches devices of members.
-	welcome := []api.OutgoingDeviceMessage{{DeviceID: claraDev.ID, Payload: []byte("welcome for clara")}}
-	if err := anna.PostWelcomes(ctx, cv.ID, welcome); wache.ErrorCode(err) != wache.EFORBIDDEN {
+	welcome := []api.OutgoingDeviceMessage{{DeviceID: clara.m.Profile().DeviceID, Payload: []byte("welcome for clara")}}
+	if err := anna.m.API.PostWelcomes(ctx, conv.ID, welcome); wache.ErrorCode(err) != wache.EFORBIDDEN {
 		t.Fatalf("welcome to a non-member: %v", err)
 	}
-	if err := anna.AddMember(ctx, cv.ID, "clara@"+harness.Domain, ""); err != nil {
+	// Clara is added while offline: her Welcome waits on the server and
+	// comes first when she connects, then the backlog decrypts.
+	if err := anna.m.AddMember(ctx, conv.ID, "clara@"+harness.Domain, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := anna.PostEnvelope(ctx, cv.ID, api.PostEnvelopeRequest{ClientID: "add-clara", Kind: "commit", Epoch: 1, Payload: []byte("add clara")}); err != nil {
+	if ms, err := clara.m.API.DeviceMessages(ctx); err != nil || len(ms) != 1 || ms[0].Kind != "welcome" {
+		t.Fatalf("clara's pending device messages: %v %v", ms, err)
+	}
+	if _, err := anna.m.Send(ctx, conv.ID, text("hallo clara")); err != nil {
 		t.Fatal(err)
 	}
-	if err := anna.PostWelcomes(ctx, cv.ID, welcome); err != nil {
-		t.Fatal(err)
-	}
-	p := []byte("hello clara")
-	if _, err := anna.Post(ctx, cv.ID, client.NewClientID(), p); err != nil {
-		t.Fatal(err)
-	}
-	// Clara connects: the Welcome comes first, then the add commit and the message.
-	var mu sync.Mutex
-	var order []string
-	in, _ := client.OpenInbox(ctx, &client.MemState{})
-	synced := make(chan struct{})
-	lctx, lcancel := context.WithCancel(ctx)
-	go clara.Listen(lctx, in, client.ListenHandler{
-		DeviceMessage: func(_ context.Context, m api.DeviceMessage) error {
-			mu.Lock()
-			order = append(order, "dm:"+string(m.Payload))
-			mu.Unlock()
-			return nil
-		},
-		Envelope: func(_ context.Context, e api.Envelope) error {
-			mu.Lock()
-			order = append(order, e.Kind+":"+string(e.Payload))
-			mu.Unlock()
-			return nil
-		},
-		Synced: func() { close(synced) },
+	clara.listen(t, ctx)
+	waitFor(t, "clara to join and read", 10*time.Second, func() bool {
+		ts := clara.texts()
+		return len(ts) == 1 && ts[0] == "hallo clara"
 	})
-	<-synced
-	waitFor(t, "device message ack", 5*time.Second, func() bool {
-		ms, err := clara.DeviceMessages(ctx)
+	waitFor(t, "the welcome to be acknowledged", 5*time.Second, func() bool {
+		ms, err := clara.m.API.DeviceMessages(ctx)
 		return err == nil && len(ms) == 0
 	})
-	lcancel()
-	mu.Lock()
-	defer mu.Unlock()
-	if len(order) != 3 || order[0] != "dm:welcome for clara" || order[1] != "commit:add clara" || order[2][:4] != "app:" {
-		t.Fatalf("clara saw %q", order)
+	g, _ := clara.m.Group(ctx, conv.ID)
+	if c, err := anna.m.API.Conversation(ctx, conv.ID); err != nil || g == nil || uint64(c.Epoch) != g.Epoch() {
+		t.Fatalf("server epoch and clara's epoch differ: %v", err)
 	}
 }

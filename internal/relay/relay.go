@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/wache/wache"
+	"github.com/wache/wache/client/mls"
 	"github.com/wache/wache/internal/broker"
 	"github.com/wache/wache/internal/store"
 )
@@ -131,6 +132,16 @@ func (r *Relay) Post(ctx context.Context, u *wache.User, d *wache.Device, convID
 	}
 	if len(payload) > wache.MaxPayload {
 		return store.AppendResult{}, wache.Errorf(wache.ETOOLARGE, "payload is %d bytes; the limit is %d", len(payload), wache.MaxPayload)
+	}
+	if msg.Kind == wache.EnvCommit {
+		// The delivery service reads a commit's public framing: it must be
+		// an MLS commit of this conversation's group, made in the epoch it
+		// claims. Garbage could otherwise take an epoch that no client can
+		// apply and wedge the group.
+		info, err := mls.Inspect(payload)
+		if err != nil || info.Type != mls.TypeCommit || string(info.GroupID) != convID || int64(info.Epoch) != msg.Epoch {
+			return store.AppendResult{}, wache.Errorf(wache.EINVALID, "not an MLS commit of this conversation's group made in epoch %d", msg.Epoch)
+		}
 	}
 	c, m, err := r.membership(ctx, u, convID)
 	if err != nil {

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"net/http"
 
 	"github.com/wache/wache"
 	"github.com/wache/wache/api"
+	"github.com/wache/wache/client/mls"
 	"github.com/wache/wache/internal/accounts"
 	"github.com/wache/wache/internal/relay"
 	"github.com/wache/wache/internal/store"
@@ -27,8 +29,25 @@ func (s *Server) handleUploadKeyPackages() http.HandlerFunc {
 			writeError(w, r, wache.Errorf(wache.EINVALID, "upload 1 to 100 KeyPackages at a time"))
 			return
 		}
+		u, _ := caller(r)
+		want, err := mls.FormatCredentialIdentity(u.Email, d.ID)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
 		kps := make([]store.KeyPackage, len(req.KeyPackages))
 		for i, b := range req.KeyPackages {
+			// The authentication service: a KeyPackage must carry this
+			// device's identity and the key it enrolled with.
+			info, err := mls.ParseKeyPackage(b)
+			if err != nil {
+				writeError(w, r, wache.Errorf(wache.EINVALID, "KeyPackage %d is not a valid MLS KeyPackage", i+1))
+				return
+			}
+			if info.Identity != want || !bytes.Equal(info.SigKey, d.SigningKey) {
+				writeError(w, r, wache.Errorf(wache.EFORBIDDEN, "KeyPackage %d does not carry this device's identity and key", i+1))
+				return
+			}
 			kps[i] = store.KeyPackage{ID: accounts.NewID(), Data: b}
 		}
 		if err := s.Store.AddKeyPackages(r.Context(), d.ID, kps); err != nil {
