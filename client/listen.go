@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 
@@ -78,11 +77,7 @@ func (c *Client) wsURL() string {
 func (c *Client) listenOnce(ctx context.Context, in Processor, h ListenHandler, b *Backoff) error {
 	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	hdr := http.Header{}
-	hdr.Set("Authorization", "Bearer "+c.token)
-	conn, resp, err := websocket.Dial(dctx, c.wsURL(), &websocket.DialOptions{
-		HTTPHeader: hdr, Subprotocols: []string{api.Subprotocol},
-	})
+	conn, resp, err := websocket.Dial(dctx, c.wsURL(), dialOptions(c.token))
 	if err != nil {
 		if resp != nil && resp.StatusCode >= 400 {
 			var e api.Error
