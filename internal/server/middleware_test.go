@@ -3,6 +3,7 @@ package server
 import (
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/wache/wache"
 )
@@ -42,7 +43,7 @@ func TestStatusOfEveryCode(t *testing.T) {
 }
 
 func TestIPLimiter(t *testing.T) {
-	l := newIPLimiter(0.001, 3, 0)
+	l := newIPLimiter(0.001, 3, time.Hour)
 	for i := 0; i < 3; i++ {
 		if !l.allow("10.0.0.1") {
 			t.Fatalf("request %d refused within the burst", i+1)
