@@ -355,3 +355,47 @@ func parseMessage(msg []byte) (*framing.MLSMessage, error) {
 	}
 	return m, nil
 }
+
+// maxGenerationSkip bounds how far ahead of the receiver's ratchet a
+// message's generation may be (RFC 9420 §9.4). mls-go has no bound: a
+// member could make every receiver derive four billion keys.
+const maxGenerationSkip = 1 << 16
+
+// peekSenderData decrypts the sender data of a PrivateMessage of the
+// current epoch without touching the ratchets.
+func peekSenderData(cs ciphersuite.CipherSuite, senderDataSecret *ciphersuite.Secret, pm *framing.PrivateMessage) (*framing.MLSSenderData, error) {
+	sample := pm.Ciphertext
+	if len(sample) > cs.HashLength() {
+		sample = sample[:cs.HashLength()]
+	}
+	key, err := senderDataSecret.KdfExpandLabel("key", sample, cs.AEADKeyLength())
+	if err != nil {
+		return nil, err
+	}
+	nonce, err := senderDataSecret.KdfExpandLabel("nonce", sample, cs.AEADNonceLength())
+	if err != nil {
+		return nil, err
+	}
+	aad := append(vlEncode(pm.GroupID), binary.BigEndian.AppendUint64(nil, pm.Epoch)...)
+	aad = append(aad, byte(pm.ContentType))
+	plain, err := ciphersuite.DecryptWithCipherSuite(key.AsSlice(), nonce.AsSlice(), pm.EncryptedSenderData, aad, cs)
+	if err != nil {
+		return nil, err
+	}
+	return framing.UnmarshalSenderData(plain)
+}
+
+// vlEncode writes opaque<V> (RFC 9420 §2.1.2).
+func vlEncode(b []byte) []byte {
+	n := len(b)
+	var h []byte
+	switch {
+	case n < 1<<6:
+		h = []byte{byte(n)}
+	case n < 1<<14:
+		h = []byte{0x40 | byte(n>>8), byte(n)}
+	default:
+		h = []byte{0x80 | byte(n>>24), byte(n >> 16), byte(n >> 8), byte(n)}
+	}
+	return append(h, b...)
+}

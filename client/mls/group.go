@@ -534,6 +534,14 @@ func (m *mlsGroup) processApplicationLocked(pm *framing.PrivateMessage) (*Result
 	if pm.Epoch > cur {
 		return nil, epochError(op, pm.Epoch, m.confirmedEpochLocked())
 	}
+	if pm.Epoch == cur {
+		if sd, err := peekSenderData(m.g.CipherSuite(), m.g.EpochSecrets().SenderDataSecret, pm); err == nil {
+			if ls, err := m.g.SecretTree().LeafForIndex(sd.LeafIndex); err == nil &&
+				uint64(sd.Generation) > uint64(ls.CurrentGeneration())+maxGenerationSkip {
+				return nil, newError(op, ErrDecrypt, "generation %d is too far ahead", sd.Generation)
+			}
+		}
+	}
 	pt, aad, leaf, err := m.g.ReceiveApplicationMessage(pm)
 	if err != nil {
 		if errors.Is(err, group.ErrUnknownEpoch) {

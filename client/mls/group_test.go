@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/thomas-vilte/mls-go/framing"
@@ -826,4 +827,36 @@ func TestHostileSizes(t *testing.T) {
 	_, err = b1.g.Process(make([]byte, MaxMessageSize+1))
 	wantKind(t, "oversized message", err, ErrMalformed)
 	processAll(t, commit, b1)
+}
+
+// TestGenerationSkipBounded: a member cannot make receivers derive an
+// unbounded number of ratchet keys by claiming a huge generation.
+func TestGenerationSkipBounded(t *testing.T) {
+	_, devs := fourDevices(t, Options{})
+	a1, b1 := devs[0], devs[2]
+	sender := a1.g.(*mlsGroup)
+	ls, err := sender.g.SecretTree().LeafForIndex(uint32(sender.g.OwnLeafIndex()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		skip uint64
+		ok   bool
+	}{{1000, true}, {maxGenerationSkip + 5000, false}} {
+		ls.SetSequenceNumber(uint64(ls.CurrentGeneration()) + c.skip)
+		ct, err := a1.g.Encrypt([]byte("far ahead"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = b1.g.Process(ct)
+		if c.ok && err != nil {
+			t.Fatalf("skip %d: %v", c.skip, err)
+		}
+		if !c.ok {
+			wantKind(t, "generation far ahead", err, ErrDecrypt)
+			if !strings.Contains(err.Error(), "too far ahead") {
+				t.Fatalf("refused for another reason: %v", err)
+			}
+		}
+	}
 }

@@ -150,7 +150,20 @@ type Engine interface {
 // commit: the group stays in its epoch until the caller learns whether the
 // delivery service accepted the commit and calls MergePendingCommit or
 // DiscardPendingCommit. While a commit is pending, Encrypt and new commits
-// are refused with ErrCommitPending; Process still works (see Result).
+// are refused with ErrCommitPending; Process still works and resolves the
+// pending commit itself when the delivery service's order shows the outcome
+// (see Result).
+//
+// Rules for the caller:
+//   - Persist ExportState after Encrypt and before sending the ciphertext:
+//     restarting from an older state would reuse a message key and nonce.
+//   - Persist ExportState after creating a commit and before sending it, so
+//     the pending commit survives a crash.
+//   - Discard a pending commit only when the delivery service definitely
+//     rejected it. If the outcome is unknown, keep it and let Process decide
+//     (an author cannot process its own commit once discarded:
+//     ErrDiscardedCommit).
+//   - On any error from Process the group state is unchanged.
 type Group interface {
 	// ID returns the group id.
 	ID() []byte

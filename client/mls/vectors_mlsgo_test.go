@@ -227,7 +227,7 @@ func TestVectorsCryptoBasics(t *testing.T) {
 			// RefHash is exposed only with the KeyPackage and Proposal
 			// labels; the vector's label is "RefHash", so rebuild the
 			// hashed input (RFC 9420 §5.2) and hash it with the suite.
-			in := append(vlBytes([]byte(v.RefHash.Label)), vlBytes(v.RefHash.Value)...)
+			in := append(vlEncode([]byte(v.RefHash.Label)), vlEncode(v.RefHash.Value)...)
 			h, err := ciphersuite.Hash(cs, in)
 			if err != nil {
 				return err
@@ -295,21 +295,6 @@ func TestVectorsCryptoBasics(t *testing.T) {
 			return wantEqual("encrypt_with_label round trip", pt, x.Plaintext)
 		})
 	}
-}
-
-// vlBytes encodes opaque<V> with the RFC 9420 §2.1.2 variable-length size.
-func vlBytes(b []byte) []byte {
-	n := len(b)
-	var h []byte
-	switch {
-	case n < 1<<6:
-		h = []byte{byte(n)}
-	case n < 1<<14:
-		h = []byte{0x40 | byte(n>>8), byte(n)}
-	default:
-		h = []byte{0x80 | byte(n>>24), byte(n >> 16), byte(n >> 8), byte(n)}
-	}
-	return append(h, b...)
 }
 
 // --- deserialization (variable-length vector headers) ---
