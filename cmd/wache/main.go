@@ -58,6 +58,9 @@ func commands() []command {
 		{"fetch", "download and decrypt an attachment: fetch CHAT MSG OUT", cmdFetch},
 		{"read", "print unread messages of a conversation and mark them read", cmdRead},
 		{"listen", "stream new messages as they arrive", cmdListen},
+		{"query", "Auskunft: query plate | vin | document | person (purpose required)", cmdQuery},
+		{"auskunft", "import | generate: police data for Auskunft", cmdAuskunft},
+		{"audit", "verify | export | flags: the audit log (auditors)", cmdAudit},
 		{"version", "print the version", cmdVersion},
 	}
 }

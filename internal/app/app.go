@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/wache/wache/internal/accounts"
+	"github.com/wache/wache/internal/audit"
+	"github.com/wache/wache/internal/auskunft"
 	"github.com/wache/wache/internal/blob"
 	"github.com/wache/wache/internal/broker"
 	"github.com/wache/wache/internal/broker/inproc"
@@ -57,6 +59,8 @@ type App struct {
 	Broker   broker.Broker
 	Relay    *relay.Relay
 	Blobs    *blob.Service
+	Audit    *audit.Log
+	Auskunft *auskunft.Service
 	Accounts *accounts.Service
 	Convs    *convs.Service
 	Server   *server.Server
@@ -167,8 +171,18 @@ func New(ctx context.Context, c Config) (a *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("blob store: %w", err)
 	}
+	if a.Audit, err = audit.Open(ctx, a.Store.DB(), audit.Options{}); err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	akStore, err := auskunft.OpenStore(ctx, a.Store.DB())
+	if err != nil {
+		return nil, fmt.Errorf("auskunft store: %w", err)
+	}
+	if a.Auskunft, err = auskunft.New(auskunft.Config{Store: akStore, Audit: a.Audit}); err != nil {
+		return nil, err
+	}
 	a.base, a.stop = context.WithCancel(context.Background())
-	a.Server = &server.Server{Store: a.Store, Accounts: a.Accounts, Convs: a.Convs, Relay: a.Relay, Log: log,
+	a.Server = &server.Server{Audit: a.Audit, Auskunft: a.Auskunft, Store: a.Store, Accounts: a.Accounts, Convs: a.Convs, Relay: a.Relay, Log: log,
 		Registry: a.Registry, AuthRate: c.AuthRate, AuthBurst: 20, HSTS: c.HSTS, Base: a.base, Blobs: a.Blobs.Handler()}
 	go a.Relay.RunRetention(a.base, time.Hour)
 	go a.Blobs.RunRetention(a.base, time.Hour)
@@ -203,6 +217,9 @@ func (a *App) closeAll() error {
 	}
 	if a.Blobs != nil {
 		err = errors.Join(err, a.Blobs.Close())
+	}
+	if a.Audit != nil {
+		err = errors.Join(err, a.Audit.Close())
 	}
 	if a.Broker != nil && a.ownsBroker {
 		err = errors.Join(err, a.Broker.Close())

@@ -42,6 +42,13 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	mux.Handle("GET /api/v1/ws", s.authed(s.handleWebSocket()))
 
+	// Auskunft and the audit log (role checks inside the services).
+	mux.Handle("POST /api/v1/auskunft/query", s.authed(s.handleAuskunftQuery()))
+	mux.Handle("POST /api/v1/auskunft/import", s.authed(s.handleAuskunftImport()))
+	mux.Handle("GET /api/v1/audit/verify", s.authed(s.handleAuditVerify()))
+	mux.Handle("GET /api/v1/audit/export", s.authed(s.handleAuditExport()))
+	mux.Handle("GET /api/v1/audit/flags", s.authed(s.handleAuditFlags()))
+
 	// Encrypted attachments (tus): the blob service authenticates itself
 	// and checks membership of the blob's conversation.
 	if s.Blobs != nil {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/wache/wache/internal/accounts"
+	"github.com/wache/wache/internal/audit"
+	"github.com/wache/wache/internal/auskunft"
 	"github.com/wache/wache/internal/convs"
 	"github.com/wache/wache/internal/relay"
 	"github.com/wache/wache/internal/store"
@@ -29,6 +31,9 @@ type Server struct {
 	// Blobs serves encrypted attachments (tus uploads, downloads); it
 	// authenticates every request itself.
 	Blobs http.Handler
+	// Auskunft answers police-data queries; Audit is the hash-chained log.
+	Auskunft *auskunft.Service
+	Audit    *audit.Log
 
 	// AuthRate and AuthBurst limit login requests per client address.
 	AuthRate  float64 // per second
