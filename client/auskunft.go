@@ -74,4 +74,3 @@ func (c *Client) stream(req *http.Request, read func(io.Reader) error) error {
 	}
 	return nil
 }
-
