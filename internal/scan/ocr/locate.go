@@ -341,6 +341,7 @@ type mrzCandidate struct {
 // findMRZ picks the best group of 2 or 3 adjacent, parallel, equally long
 // lines of about 30, 36 or 44 glyphs.
 func findMRZ(lines []textLine) []mrzCandidate {
+	lines = mergeCollinear(lines)
 	var ls []textLine
 	for _, l := range lines {
 		if l.glyphs < 20 || l.glyphs > 56 {
@@ -406,5 +407,44 @@ func findMRZ(lines []textLine) []mrzCandidate {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].score > out[j].score })
+	return out
+}
+
+// mergeCollinear joins chains that continue each other across a short gap
+// (glare or a fold can break an MRZ line in two).
+func mergeCollinear(lines []textLine) []textLine {
+	sort.Slice(lines, func(i, j int) bool { return lines[i].x0 < lines[j].x0 })
+	used := make([]bool, len(lines))
+	var out []textLine
+	for i := range lines {
+		if used[i] {
+			continue
+		}
+		cur := lines[i]
+		for {
+			merged := false
+			for j := range lines {
+				if used[j] || j == i {
+					continue
+				}
+				n := lines[j]
+				gap := n.x0 - cur.x1
+				hr := n.h / cur.h
+				if gap < 0 || gap > 3*cur.h || hr < 0.7 || hr > 1.4 {
+					continue
+				}
+				if math.Abs((cur.a+cur.b*n.x0)-(n.a+n.b*n.x0)) > 0.4*cur.h || math.Abs(cur.b-n.b) > 0.05 {
+					continue
+				}
+				cur = makeLine(append(append([]*comp(nil), cur.comps...), n.comps...), cur.b)
+				used[j] = true
+				merged = true
+			}
+			if !merged {
+				break
+			}
+		}
+		out = append(out, cur)
+	}
 	return out
 }

@@ -101,7 +101,7 @@ func (s *strip) plateGlyphs() PlateGlyphs {
 	for _, c := range cs {
 		h := float64(c.h())
 		// Glyphs have the located height; seals, the EU band and dirt do not.
-		if h < 0.7*capH || h > 1.4*capH || float64(c.w()) > 1.1*capH || c.area < 10 {
+		if h < 0.7*capH || h > 1.4*capH || float64(c.w()) > 3.5*capH || c.area < 10 {
 			continue
 		}
 		if math.Abs(c.bcy()-mid) > 0.35*capH {
@@ -118,11 +118,27 @@ func (s *strip) plateGlyphs() PlateGlyphs {
 	sort.Slice(gl, func(i, j int) bool { return gl[i].maxY < gl[j].maxY })
 	s.bot = gl[len(gl)/2].maxY
 	sort.Slice(gl, func(i, j int) bool { return gl[i].minX < gl[j].minX })
-	for i, c := range gl {
+	// Glyphs that touch (blur) form one wide component: split it evenly.
+	type box struct{ x0, x1 float64 }
+	var boxes []box
+	for _, c := range gl {
+		w := float64(c.w())
+		k := 1
+		if w > 1.0*capH {
+			k = int(math.Round(w / (0.62 * capH)))
+		}
+		for j := 0; j < k; j++ {
+			boxes = append(boxes, box{float64(c.minX) + w*float64(j)/float64(k), float64(c.minX) + w*float64(j+1)/float64(k)})
+		}
+	}
+	for i, b := range boxes {
 		f := make([]float32, NumFeatures)
-		s.features(c.bcx(), 0.8*capH, f)
+		// The cell keeps the glyph's width (I is narrow, W wide) but never
+		// less than a narrow glyph's room.
+		w := math.Max(b.x1-b.x0+1, 0.5*capH) * 1.15
+		s.features((b.x0+b.x1)/2, w, f)
 		g.Features = append(g.Features, f)
-		gap := i > 0 && float64(c.minX-gl[i-1].maxX) > 0.42*capH
+		gap := i > 0 && b.x0-boxes[i-1].x1 > 0.42*capH
 		g.GapBefore = append(g.GapBefore, gap)
 	}
 	return g

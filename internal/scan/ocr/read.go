@@ -111,11 +111,14 @@ func (p *prepared) sampleCandidate(c mrzCandidate, flip bool) (Extraction, bool)
 		if centres == nil {
 			return Extraction{}, false
 		}
-		pitch := (centres[n-1] - centres[0]) / float64(n-1)
 		var cells [][]float32
-		for _, cx := range centres {
+		for k, cx := range centres {
+			// Local pitch and band: perspective changes both along a line.
+			a, b := max(0, k-1), min(n-1, k+1)
+			pitch := (centres[b] - centres[a]) / float64(b-a)
+			top, bot := s.localBand(cx, pitch)
 			f := make([]float32, NumFeatures)
-			s.features(cx, pitch, f)
+			s.featuresBand(cx, pitch, top, bot, f)
 			cells = append(cells, f)
 		}
 		e.Lines = append(e.Lines, cells)

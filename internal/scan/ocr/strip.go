@@ -200,7 +200,7 @@ func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int) []f
 	}
 	// Ink near the line's ends counts; stray ink far outside does not.
 	total := 0.0
-	for x := max(0, xs-int(1.2*p0)); x <= min(len(p)-1, xe+int(1.2*p0)); x++ {
+	for x := max(0, xs-int(0.6*p0)); x <= min(len(p)-1, xe+int(0.6*p0)); x++ {
 		total += float64(p[x])
 	}
 	// Prefix sums make each window sum O(1).
@@ -226,7 +226,7 @@ func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int) []f
 			q := float64(qi) * 0.0005 * pp
 			// The chain may have missed a glyph at either end or taken in a
 			// stray mark: search a wide range for the first centre.
-			for o := float64(xs) - 1.1*pp; o <= float64(xs)+1.6*pp; o++ {
+			for o := float64(xs) - 0.6*pp; o <= float64(xs)+1.1*pp; o++ {
 				score := 0.0
 				for k := 0; k < n; k++ {
 					c := o + float64(k)*pp + q*float64(k*(k-1))/2
@@ -263,11 +263,49 @@ func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int) []f
 	return centres
 }
 
+// localBand finds the capital band around column c (±2.5 pitches), so
+// that glyphs shrinking along a line seen in perspective are still framed.
+func (s *strip) localBand(c, pitch float64) (int, int) {
+	a, b := max(0, int(c-2.5*pitch)), min(s.w-1, int(c+2.5*pitch))
+	prof := make([]float32, s.h)
+	for y := 0; y < s.h; y++ {
+		row := s.ink[y*s.w:]
+		for x := a; x <= b; x++ {
+			prof[y] += row[x]
+		}
+	}
+	best := (s.top + s.bot) / 2
+	for y := s.top; y <= s.bot; y++ {
+		if prof[y] > prof[best] {
+			best = y
+		}
+	}
+	th := 0.3 * prof[best]
+	top, bot := best, best
+	for top > 0 && prof[top-1] >= th {
+		top--
+	}
+	for bot < s.h-1 && prof[bot+1] >= th {
+		bot++
+	}
+	// Keep it near the line's band: a stray mark must not stretch it.
+	full := float64(s.bot - s.top + 1)
+	if float64(bot-top+1) < 0.7*full || float64(bot-top+1) > 1.3*full {
+		return s.top, s.bot
+	}
+	return top, bot
+}
+
 // features samples the cell around centre c into a featW×featH vector.
 func (s *strip) features(c, pitch float64, out []float32) {
-	capH := float64(s.bot - s.top + 1)
-	y0 := float64(s.top) - 0.12*capH
-	y1 := float64(s.bot+1) + 0.12*capH
+	s.featuresBand(c, pitch, s.top, s.bot, out)
+}
+
+// featuresBand samples the cell with an explicit capital band.
+func (s *strip) featuresBand(c, pitch float64, top, bot int, out []float32) {
+	capH := float64(bot - top + 1)
+	y0 := float64(top) - 0.12*capH
+	y1 := float64(bot+1) + 0.12*capH
 	x0 := c - 0.5*pitch
 	fw := pitch / featW
 	fh := (y1 - y0) / featH
