@@ -60,6 +60,7 @@ func commands() []command {
 		{"listen", "stream new messages as they arrive", cmdListen},
 		{"query", "Auskunft: query plate | vin | document | person (purpose required)", cmdQuery},
 		{"auskunft", "import | generate: police data for Auskunft", cmdAuskunft},
+		{"scan", "mrz | plate PHOTO: read an ID document or a licence plate (on this device)", cmdScan},
 		{"audit", "verify | export | flags: the audit log (auditors)", cmdAudit},
 		{"version", "print the version", cmdVersion},
 	}

@@ -48,6 +48,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/audit/verify", s.authed(s.handleAuditVerify()))
 	mux.Handle("GET /api/v1/audit/export", s.authed(s.handleAuditExport()))
 	mux.Handle("GET /api/v1/audit/flags", s.authed(s.handleAuditFlags()))
+	mux.Handle("POST /api/v1/scan/mrz", s.authed(s.handleScanMRZ()))
+	mux.Handle("POST /api/v1/scan/plate", s.authed(s.handleScanPlate()))
 
 	// Encrypted attachments (tus): the blob service authenticates itself
 	// and checks membership of the blob's conversation.
