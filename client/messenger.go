@@ -378,6 +378,15 @@ func (m *Messenger) commitLocked(ctx context.Context, convID string, g mls.Group
 			}
 			return welcome, m.saveGroup(ctx, convID, g)
 		}
+		switch wache.ErrorCode(err) {
+		case wache.ECONFLICT, wache.EINVALID, wache.EFORBIDDEN, wache.ENOTFOUND, wache.ETOOLARGE, wache.EUNAUTHORIZED, wache.EREVOKED:
+			// The server refused it: the commit never happened.
+		default:
+			// Outcome unknown (the link dropped after sending): keep the
+			// pending commit. Its echo in the conversation merges it, or a
+			// competing commit discards it (Group.Process decides).
+			return nil, err
+		}
 		if derr := g.DiscardPendingCommit(); derr != nil {
 			return nil, derr
 		}
