@@ -33,8 +33,21 @@ func New(server, token string) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, wache.Errorf(wache.EINVALID, "server must be an http(s) URL, e.g. https://wache.polizei.example")
 	}
-	return &Client{server: u.String(), token: token, hc: &http.Client{Timeout: 30 * time.Second}}, nil
+	return &Client{server: u.String(), token: token, hc: &http.Client{Timeout: 30 * time.Second, Transport: transport}}, nil
 }
+
+// transport is shared by all clients of the process (the CLI has one; the
+// load generator and tests have many): more idle connections per host than
+// net/http's default of 2, so concurrent requests reuse connections.
+var transport = func() http.RoundTripper {
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		return http.DefaultTransport
+	}
+	t = t.Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
+}()
 
 // Server returns the server's base URL.
 func (c *Client) Server() string { return c.server }

@@ -42,7 +42,9 @@ type Relay struct {
 	m      *metrics
 
 	reqs    chan *appendReq
-	mu      sync.RWMutex // guards closed against sends on reqs
+	acks    chan store.AckItem
+	ackDone chan struct{}
+	mu      sync.RWMutex // guards closed against sends on reqs and acks
 	closed  bool
 	stopped chan struct{}
 	subs    []broker.Subscription
@@ -62,12 +64,14 @@ func New(s store.Store, b broker.Broker, log *slog.Logger, reg prometheus.Regist
 		opts.Resync = 30 * time.Second
 	}
 	r := &Relay{store: s, broker: b, log: log, opts: opts, m: newMetrics(reg),
-		reqs: make(chan *appendReq, 4*opts.MaxBatch), stopped: make(chan struct{})}
+		reqs: make(chan *appendReq, 4*opts.MaxBatch), stopped: make(chan struct{}),
+		acks: make(chan store.AckItem, 1<<16), ackDone: make(chan struct{})}
 	r.hub = newHub(r)
 	if err := r.hub.subscribe(); err != nil {
 		return nil, err
 	}
 	go r.commitLoop()
+	go r.ackLoop()
 	return r, nil
 }
 
@@ -81,8 +85,10 @@ func (r *Relay) Close() error {
 	}
 	r.closed = true
 	close(r.reqs)
+	close(r.acks)
 	r.mu.Unlock()
 	<-r.stopped
+	<-r.ackDone
 	return r.hub.close()
 }
 
@@ -269,6 +275,59 @@ func (r *Relay) publish(env *wache.Envelope) {
 	}
 }
 
+// enqueueAcks hands acknowledgements to the node's ack writer. When the
+// queue is full they are dropped: a lost ack only means the item is
+// delivered again, and the client's inbox drops repeats.
+func (r *Relay) enqueueAcks(items []store.AckItem) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.closed {
+		return
+	}
+	for _, it := range items {
+		select {
+		case r.acks <- it:
+		default:
+			r.m.acksDropped.Inc()
+		}
+	}
+}
+
+// ackLoop writes the acknowledgements of every session of the node in one
+// transaction every 100 ms: one fsync per flush instead of one per device.
+func (r *Relay) ackLoop() {
+	defer close(r.ackDone)
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	var pending []store.AckItem
+	flush := func() {
+		if len(pending) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := r.store.AckBatch(ctx, pending); err != nil {
+			r.log.Warn("store acks", "count", len(pending), "err", err)
+		}
+		cancel()
+		pending = pending[:0]
+	}
+	for {
+		select {
+		case it, ok := <-r.acks:
+			if !ok {
+				flush()
+				return
+			}
+			pending = append(pending, it)
+			if len(pending) >= 4096 {
+				flush()
+			}
+		case <-t.C:
+			flush()
+		}
+	}
+}
+
 // MaxFetch bounds one Fetch.
 const MaxFetch = 500
 
@@ -345,7 +404,7 @@ func (r *Relay) RunRetention(ctx context.Context, every time.Duration) {
 type metrics struct {
 	accepted, duplicates, rejected prometheus.Counter
 	batchSize, commitSeconds       prometheus.Histogram
-	delivered                      prometheus.Counter
+	delivered, acksDropped         prometheus.Counter
 	sessions                       prometheus.Gauge
 }
 
@@ -358,9 +417,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "wache_append_commit_seconds", Help: "Time per group commit.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		delivered:     prometheus.NewCounter(prometheus.CounterOpts{Name: "wache_envelopes_delivered_total", Help: "Envelopes written to live connections."}),
 		sessions:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "wache_live_sessions", Help: "Open live connections on this node."}),
+		acksDropped:   prometheus.NewCounter(prometheus.CounterOpts{Name: "wache_acks_dropped_total", Help: "Acknowledgements dropped because the ack queue was full (items are redelivered)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.accepted, m.duplicates, m.rejected, m.batchSize, m.commitSeconds, m.delivered, m.sessions)
+		reg.MustRegister(m.accepted, m.duplicates, m.rejected, m.batchSize, m.commitSeconds, m.delivered, m.sessions, m.acksDropped)
 	}
 	return m
 }

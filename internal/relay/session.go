@@ -11,6 +11,7 @@ import (
 
 	"github.com/wache/wache"
 	"github.com/wache/wache/internal/broker"
+	"github.com/wache/wache/internal/store"
 )
 
 // ErrRevoked ends a session whose device was revoked.
@@ -446,20 +447,19 @@ func (s *Session) Ack(convID string, seq int64) error {
 	return nil
 }
 
-func (s *Session) flushAcks(ctx context.Context) {
+func (s *Session) flushAcks(context.Context) {
 	s.mu.Lock()
 	if len(s.acks) == 0 {
 		s.mu.Unlock()
 		return
 	}
-	acks := s.acks
+	items := make([]store.AckItem, 0, len(s.acks))
+	for conv, seq := range s.acks {
+		items = append(items, store.AckItem{DeviceID: s.device.ID, ConvID: conv, Seq: seq})
+	}
 	s.acks = map[string]int64{}
 	s.mu.Unlock()
-	for conv, seq := range acks {
-		if err := s.hub.r.store.Ack(ctx, s.device.ID, conv, seq); err != nil && wache.ErrorCode(err) != wache.ENOTFOUND {
-			s.hub.r.log.Warn("store ack", "device", s.device.ID, "conv", conv, "err", err)
-		}
-	}
+	s.hub.r.enqueueAcks(items)
 }
 
 // wireEnvelope is the broker encoding of a stored envelope.

@@ -39,6 +39,12 @@ type Cursor struct {
 	LastSeq  int64 // the conversation's newest sequence number
 }
 
+// AckItem is one device's acknowledgement in one conversation.
+type AckItem struct {
+	DeviceID, ConvID string
+	Seq              int64
+}
+
 // ConvSummary is a conversation as seen by one member.
 type ConvSummary struct {
 	wache.Conversation
@@ -135,6 +141,9 @@ type Store interface {
 	Cursors(ctx context.Context, deviceID string) ([]Cursor, error)
 	// Ack raises the device's acknowledged position; it never lowers it.
 	Ack(ctx context.Context, deviceID, convID string, seq int64) error
+	// AckBatch applies many acknowledgements in one transaction. Items of
+	// non-members are skipped; positions beyond the end count as the end.
+	AckBatch(ctx context.Context, acks []AckItem) error
 	// DeleteEnvelopesBefore removes envelopes created before t (retention)
 	// and returns how many went.
 	DeleteEnvelopesBefore(ctx context.Context, t time.Time) (int64, error)

@@ -465,6 +465,59 @@ func (s *Store) Ack(ctx context.Context, deviceID, convID string, seq int64) err
 	return invalid("sequence number %d is beyond the conversation's last (%d)", seq, last)
 }
 
+// AckBatch applies acknowledgements in one transaction (one fsync for all
+// devices of a node): the relay's ack path. Items of non-members are
+// skipped; a position beyond the conversation's end counts as its end.
+func (s *Store) AckBatch(ctx context.Context, acks []store.AckItem) error {
+	type key struct{ d, c string }
+	best := make(map[key]int64, len(acks))
+	for _, a := range acks {
+		if a.Seq < 0 || checkID("device id", a.DeviceID) != nil || checkID("conversation id", a.ConvID) != nil {
+			continue
+		}
+		k := key{a.DeviceID, a.ConvID}
+		if a.Seq > best[k] {
+			best[k] = a.Seq
+		}
+	}
+	if len(best) == 0 {
+		return nil
+	}
+	keys := make([]key, 0, len(best))
+	for k := range best {
+		keys = append(keys, k)
+	}
+	// A fixed order keeps concurrent batches on PostgreSQL from deadlocking.
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := strings.Compare(a.d, b.d); c != 0 {
+			return c
+		}
+		return strings.Compare(a.c, b.c)
+	})
+	return s.db.InTx(ctx, func(tx *Tx) error {
+		for chunk := range slices.Chunk(keys, 300) {
+			args := make([]any, 0, 3*len(chunk))
+			rows := make([]string, 0, len(chunk))
+			for _, k := range chunk {
+				args = append(args, k.d, k.c, best[k])
+				rows = append(rows, "(?, ?, CAST(? AS BIGINT))")
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO device_cursors (device_id, conv_id, acked_seq)
+				SELECT v.column1, v.column2, CASE WHEN v.column3 > c.last_seq THEN c.last_seq ELSE v.column3 END
+				FROM (VALUES `+strings.Join(rows, ",")+`) v
+				JOIN devices d ON d.id = v.column1
+				JOIN members m ON m.user_id = d.user_id AND m.conv_id = v.column2
+				JOIN conversations c ON c.id = v.column2
+				ORDER BY v.column1, v.column2
+				ON CONFLICT (device_id, conv_id) DO UPDATE SET acked_seq =
+					CASE WHEN excluded.acked_seq > device_cursors.acked_seq THEN excluded.acked_seq ELSE device_cursors.acked_seq END`, args...); err != nil {
+				return fmt.Errorf("ack batch: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
 // DeleteEnvelopesBefore removes envelopes created before t, in chunks so
 // that appends are never blocked for long, and returns how many went.
 func (s *Store) DeleteEnvelopesBefore(ctx context.Context, t time.Time) (int64, error) {

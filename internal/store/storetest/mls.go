@@ -175,3 +175,37 @@ func testDeviceMessages(t *testing.T, f *fixture) {
 		t.Fatalf("after delete: %+v", ms)
 	}
 }
+
+func testAckBatch(t *testing.T, f *fixture) {
+	a, b, x := f.user(t, "aba"), f.user(t, "abb"), f.user(t, "abx")
+	da, db, dx := f.device(t, a), f.device(t, b), f.device(t, x)
+	c := f.group(t, a, b)
+	for i := 0; i < 5; i++ {
+		f.appendOK(t, env(c, da, fmt.Sprintf("ab-%d", i)))
+	}
+	must(t, f.s.AckBatch(f.ctx, []store.AckItem{
+		{DeviceID: da.ID, ConvID: c.ID, Seq: 3},
+		{DeviceID: da.ID, ConvID: c.ID, Seq: 2}, // lower: ignored
+		{DeviceID: db.ID, ConvID: c.ID, Seq: 5},
+		{DeviceID: db.ID, ConvID: c.ID, Seq: 9}, // beyond the end: clamped
+		{DeviceID: dx.ID, ConvID: c.ID, Seq: 1}, // not a member: skipped
+		{DeviceID: "nobody", ConvID: c.ID, Seq: 1},
+		{DeviceID: da.ID, ConvID: c.ID, Seq: -1},
+	}))
+	for _, tc := range []struct {
+		d    *wache.Device
+		want int64
+	}{{da, 3}, {db, 5}} {
+		cur, ok := f.cursor(t, tc.d, c)
+		if !ok || cur.AckedSeq != tc.want {
+			t.Errorf("device %s acked %d, want %d", tc.d.ID, cur.AckedSeq, tc.want)
+		}
+	}
+	if _, ok := f.cursor(t, dx, c); ok {
+		t.Error("a non-member got a cursor")
+	}
+	must(t, f.s.AckBatch(f.ctx, []store.AckItem{{DeviceID: da.ID, ConvID: c.ID, Seq: 1}}))
+	if cur, _ := f.cursor(t, da, c); cur.AckedSeq != 3 {
+		t.Errorf("ack batch lowered a cursor to %d", cur.AckedSeq)
+	}
+}

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CommitRace", testCommitRace},
 		{"KeyPackages", testKeyPackages},
 		{"DeviceMessages", testDeviceMessages},
+		{"AckBatch", testAckBatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
