@@ -93,6 +93,11 @@ type Options struct {
 	// Margin is how much cheaper the chosen repair must be than the next
 	// reading that also passes the check; zero means 0.5.
 	Margin float64
+	// MinConfidence is the cost gap to the second reading that every
+	// position without its own check digit (names, codes, sex, optional
+	// data) must show; a closer call marks the field "uncertain reading".
+	// Zero disables it (text input has one reading per position).
+	MinConfidence float64
 }
 
 func (o Options) withDefaults() Options {
@@ -560,6 +565,10 @@ func (p *parser) run(l layout) {
 		p.german(l)
 	}
 
+	if p.opt.MinConfidence > 0 {
+		p.confidence(l)
+	}
+
 	r.Lines = make([]string, len(p.chosen))
 	for i := range p.chosen {
 		r.Lines[i] = string(p.chosen[i])
@@ -669,4 +678,47 @@ func (p *parser) date(name, s string, expiry bool) string {
 	}
 	p.field(name, true, "")
 	return fmt.Sprintf("%04d-%02d-%02d", year, mm, dd)
+}
+
+// confidence marks fields without their own check digit as uncertain when
+// the reading of one of their positions was a close call: no check digit
+// would catch a misread there.
+func (p *parser) confidence(l layout) {
+	check := func(name string, spans ...span) {
+		for _, s := range spans {
+			if s.to == 0 {
+				continue
+			}
+			for i := s.from; i < s.to; i++ {
+				alts := p.pos[s.line][i]
+				if len(alts) < 2 {
+					continue
+				}
+				// The gap between the chosen reading and the best other one.
+				chosen := p.chosen[s.line][i]
+				var cc float64 = -1
+				other := -1.0
+				for _, a := range alts {
+					if a.Char == chosen && cc < 0 {
+						cc = a.Cost
+					} else if other < 0 || a.Cost < other {
+						other = a.Cost
+					}
+				}
+				if cc < 0 || (other >= 0 && other-cc < p.opt.MinConfidence) {
+					p.field(name, false, "uncertain reading")
+					return
+				}
+			}
+		}
+	}
+	check("document_code", l.code)
+	check("issuing_state", l.state)
+	check("name", l.name)
+	check("sex", l.sex)
+	check("nationality", l.nationality)
+	if !l.hasOpt1Check {
+		check("optional_data", l.opt1)
+	}
+	check("optional_data_2", l.opt2)
 }

@@ -362,3 +362,29 @@ func TestTransliterate(t *testing.T) {
 		}
 	}
 }
+
+// A close call in a name (no check digit) must not pass as valid when the
+// caller asks for confidence.
+func TestMinConfidence(t *testing.T) {
+	lines := []string{"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"}
+	pos := make([][]Position, 2)
+	for i, l := range lines {
+		for j := 0; j < len(l); j++ {
+			pos[i] = append(pos[i], Position{{Char: l[j]}})
+		}
+	}
+	pos[0][6] = Position{{Char: 'R', Cost: 0}, {Char: 'B', Cost: 0.5}}
+	o := opts()
+	o.MinConfidence = 2
+	r, err := ParsePositions(pos, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Valid || r.Fields["name"].Problem != "uncertain reading" {
+		t.Errorf("close call in the name accepted: %+v", r.Fields["name"])
+	}
+	pos[0][6] = Position{{Char: 'R', Cost: 0}, {Char: 'B', Cost: 5}}
+	if r, _ := ParsePositions(pos, o); !r.Valid {
+		t.Errorf("clear name refused: %+v", r.Fields)
+	}
+}

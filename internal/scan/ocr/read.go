@@ -155,6 +155,9 @@ func ReadMRZ(ctx context.Context, img image.Image, opt mrz.Options) (*mrz.Result
 	if opt.Margin == 0 {
 		opt.Margin = 2
 	}
+	if opt.MinConfidence == 0 {
+		opt.MinConfidence = 2.5 // names and codes have no check digit
+	}
 	p := prepare(img)
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -200,7 +200,7 @@ func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int) []f
 	}
 	// Ink near the line's ends counts; stray ink far outside does not.
 	total := 0.0
-	for x := max(0, xs-int(0.6*p0)); x <= min(len(p)-1, xe+int(0.6*p0)); x++ {
+	for x := max(0, xs-int(0.6*p0)); x <= min(len(p)-1, xe+int(1.2*p0)); x++ {
 		total += float64(p[x])
 	}
 	// Prefix sums make each window sum O(1).
