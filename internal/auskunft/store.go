@@ -512,14 +512,25 @@ func (s *Store) queryDocuments(ctx context.Context, where string, args ...any) (
 	return out, rows.Err()
 }
 
-// alertsOn returns the alerts on the subjects of one kind (at most 1000 ids).
-func (s *Store) alertsOn(ctx context.Context, kind string, ids []string) ([]Alert, error) {
-	if len(ids) == 0 {
+// alertsOn returns the alerts on the given subjects, by kind (at most 1000
+// ids a kind), in one query.
+func (s *Store) alertsOn(ctx context.Context, ids map[string][]string) ([]Alert, error) {
+	var conds []string
+	var args []any
+	for _, kind := range []string{KindPerson, KindVehicle, KindDocument} {
+		ks := ids[kind]
+		if len(ks) == 0 {
+			continue
+		}
+		ks = ks[:min(len(ks), 1000)]
+		conds = append(conds, `(subject_kind = ? AND subject IN (`+inList(len(ks))+`))`)
+		args = append(append(args, kind), anys(ks)...)
+	}
+	if len(conds) == 0 {
 		return nil, nil
 	}
-	ids = ids[:min(len(ids), 1000)]
 	rows, err := s.db.Query(ctx, `SELECT id, subject_kind, subject, category, action, authority, valid_from, valid_until
-		FROM ak_alert WHERE subject_kind = ? AND subject IN (`+inList(len(ids))+`)`, append([]any{kind}, anys(ids)...)...)
+		FROM ak_alert WHERE `+strings.Join(conds, ` OR `), args...)
 	if err != nil {
 		return nil, fmt.Errorf("query alerts: %w", err)
 	}
