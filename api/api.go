@@ -3,7 +3,12 @@
 // (standard encoding) as encoding/json does for []byte.
 package api
 
-import "time"
+import (
+	"net/http"
+	"time"
+
+	"github.com/wache/wache"
+)
 
 // Version is the API path prefix.
 const Version = "/api/v1"
@@ -212,3 +217,30 @@ const (
 	// token as a second subprotocol "wache.bearer.<token>".
 	Subprotocol = "wache.v1"
 )
+
+// HTTPStatus maps an error code to the HTTP status every endpoint uses.
+func HTTPStatus(code string) int {
+	switch code {
+	case wache.EINVALID:
+		return http.StatusBadRequest
+	case wache.EUNAUTHORIZED, wache.EREVOKED:
+		return http.StatusUnauthorized
+	case wache.EFORBIDDEN:
+		return http.StatusForbidden
+	case wache.ENOTFOUND:
+		return http.StatusNotFound
+	case wache.ECONFLICT:
+		return http.StatusConflict
+	case wache.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case wache.ERATELIMIT:
+		return http.StatusTooManyRequests
+	case wache.EEXPIRED:
+		return http.StatusGone
+	case wache.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	case wache.EUNIMPLEMENTED:
+		return http.StatusNotImplemented
+	}
+	return http.StatusInternalServerError
+}

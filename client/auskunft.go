@@ -62,12 +62,7 @@ func (c *Client) stream(req *http.Request, read func(io.Reader) error) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
-		var e api.Error
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		if json.Unmarshal(b, &e) == nil && e.Error.Code != "" {
-			return &wache.Error{Code: e.Error.Code, Message: e.Error.Message}
-		}
-		return wache.Errorf(wache.EINTERNAL, "server answered %s", resp.Status)
+		return responseError(resp)
 	}
 	if err := read(resp.Body); err != nil {
 		return fmt.Errorf("read answer: %w", err)

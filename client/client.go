@@ -82,16 +82,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 400 {
-		var e api.Error
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		if json.Unmarshal(b, &e) == nil && e.Error.Code != "" {
-			return &wache.Error{Code: e.Error.Code, Message: e.Error.Message}
-		}
-		code := wache.EINTERNAL
-		if resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusGatewayTimeout {
-			code = wache.EUNAVAILABLE
-		}
-		return wache.Errorf(code, "server answered %s", resp.Status)
+		return responseError(resp)
 	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
@@ -101,6 +92,21 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return &wache.Error{Code: wache.EUNAVAILABLE, Message: "unreadable server response", Err: err}
 	}
 	return nil
+}
+
+// responseError turns an error response into a *wache.Error with the
+// server's code and message.
+func responseError(resp *http.Response) error {
+	var e api.Error
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if json.Unmarshal(b, &e) == nil && e.Error.Code != "" {
+		return &wache.Error{Code: e.Error.Code, Message: e.Error.Message}
+	}
+	code := wache.EINTERNAL
+	if resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusGatewayTimeout {
+		code = wache.EUNAVAILABLE
+	}
+	return wache.Errorf(code, "server answered %s", resp.Status)
 }
 
 // Retryable reports whether an operation may succeed if repeated unchanged.

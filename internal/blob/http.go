@@ -278,32 +278,8 @@ func (w *deadlineWriter) Write(b []byte) (int, error) {
 
 func (w *deadlineWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// statusOf maps an error code to its HTTP status (as the API server does).
-func statusOf(code string) int {
-	switch code {
-	case wache.EINVALID:
-		return http.StatusBadRequest
-	case wache.EUNAUTHORIZED, wache.EREVOKED:
-		return http.StatusUnauthorized
-	case wache.EFORBIDDEN:
-		return http.StatusForbidden
-	case wache.ENOTFOUND:
-		return http.StatusNotFound
-	case wache.ECONFLICT:
-		return http.StatusConflict
-	case wache.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case wache.ERATELIMIT:
-		return http.StatusTooManyRequests
-	case wache.EEXPIRED:
-		return http.StatusGone
-	case wache.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	case wache.EUNIMPLEMENTED:
-		return http.StatusNotImplemented
-	}
-	return http.StatusInternalServerError
-}
+// statusOf maps an error code to its HTTP status.
+func statusOf(code string) int { return api.HTTPStatus(code) }
 
 // codeOf maps a status of tusd's own errors to an error code.
 func codeOf(status int) string {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/wache/wache"
+	"github.com/wache/wache/api"
 )
 
 // maxJSONBody bounds every JSON request body; an envelope with a 64 KiB
@@ -17,31 +18,7 @@ const maxJSONBody = 128 << 10
 var errNotFound = wache.Errorf(wache.ENOTFOUND, "no such endpoint")
 
 // statusOf maps an error code to its HTTP status.
-func statusOf(code string) int {
-	switch code {
-	case wache.EINVALID:
-		return http.StatusBadRequest
-	case wache.EUNAUTHORIZED, wache.EREVOKED:
-		return http.StatusUnauthorized
-	case wache.EFORBIDDEN:
-		return http.StatusForbidden
-	case wache.ENOTFOUND:
-		return http.StatusNotFound
-	case wache.ECONFLICT:
-		return http.StatusConflict
-	case wache.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case wache.ERATELIMIT:
-		return http.StatusTooManyRequests
-	case wache.EEXPIRED:
-		return http.StatusGone
-	case wache.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	case wache.EUNIMPLEMENTED:
-		return http.StatusNotImplemented
-	}
-	return http.StatusInternalServerError
-}
+func statusOf(code string) int { return api.HTTPStatus(code) }
 
 // ErrorBody is the JSON shape of every error response.
 type ErrorBody struct {
