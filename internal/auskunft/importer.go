@@ -122,7 +122,7 @@ func (s *Store) importStream(ctx context.Context, r io.Reader, opts ImportOption
 			if err := s.createIndexes(ictx); err != nil {
 				slog.ErrorContext(ctx, "auskunft: rebuild indexes after bulk load", "err", err)
 			}
-			if err := s.analyze(ictx); err != nil {
+			if err := s.analyze(ictx, true); err != nil {
 				slog.WarnContext(ctx, "auskunft: analyze after import", "err", err)
 			}
 			st.Elapsed = time.Since(start)
@@ -217,7 +217,7 @@ func (s *Store) importStream(ctx context.Context, r io.Reader, opts ImportOption
 		return st, err
 	}
 	if !bulk && st.Applied >= analyzeAfter {
-		if err := s.analyze(ctx); err != nil {
+		if err := s.analyze(ctx, false); err != nil {
 			slog.WarnContext(ctx, "auskunft: analyze after import", "err", err)
 		}
 	}
@@ -229,9 +229,16 @@ func (s *Store) importStream(ctx context.Context, r io.Reader, opts ImportOption
 // refreshed, so that lookups keep using the right indexes.
 const analyzeAfter = 50000
 
-func (s *Store) analyze(ctx context.Context) error {
+func (s *Store) analyze(ctx context.Context, bulk bool) error {
 	tables := []string{"ak_person", "ak_name", "ak_vehicle", "ak_document", "ak_alert"}
 	if s.db.Dialect.Postgres() {
+		if bulk {
+			// Mark the fresh pages all-visible so that name searches are
+			// index-only scans right away, not after autovacuum.
+			if _, err := s.db.Exec(ctx, `VACUUM (ANALYZE) ak_name`); err != nil {
+				return err
+			}
+		}
 		_, err := s.db.Exec(ctx, `ANALYZE `+strings.Join(tables, ", "))
 		return err
 	}

@@ -2,6 +2,7 @@ package auskunft
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -246,7 +247,11 @@ func (s *Store) related(ctx context.Context, mode Mode, r *Records) error {
 	return nil
 }
 
-// searchPerson narrows by indexed keys and ranks in Go, in two phases.
+// searchPerson narrows by indexed keys and ranks in Go, in two phases,
+// reading only ak_name index entries (which carry everything scored) and,
+// at the end, the full records of the best few persons. Reading index
+// pages instead of one table page per candidate matters on SQLite, where a
+// reader's page cache is discarded whenever anyone commits.
 //
 // With a date of birth, everyone born on that day (or with day and month
 // swapped) is a candidate: that catches any misspelling of the name. When
@@ -267,36 +272,40 @@ func (s *Store) searchPerson(ctx context.Context, q Query, r *Records) error {
 	fold := sq.fold
 	gphon := match.Koelner(firstToken(q.Given))
 	prefix := fold[:min(3, len(fold))]
-	seen := map[string]bool{}
-	var matches []PersonRecord
+	scores := map[string]float64{}
 	perfect := 0
 	best := 0.0
-	run := func(query string, args []any, limit int) error {
-		ps, err := s.queryPersons(ctx, query+` LIMIT ?`, append(args, limit)...)
+	run := func(where string, args []any, limit int) error {
+		rows, err := s.db.Query(ctx, `SELECT person_id, phon, fold, gfold, dob FROM ak_name WHERE `+where+` LIMIT ?`, append(args, limit)...)
 		if err != nil {
-			return err
+			return fmt.Errorf("search names: %w", err)
 		}
-		if len(ps) >= limit {
-			r.Truncated = true
-		}
-		for _, p := range ps {
-			if seen[p.ID] {
-				continue
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			var id string
+			var k nameKey
+			if err := rows.Scan(&id, &k.phon, &k.fold, &k.gfold, &k.dob); err != nil {
+				return fmt.Errorf("scan name: %w", err)
 			}
-			seen[p.ID] = true
-			sc := sq.score(&p)
+			n++
+			sc := sq.scoreKey(&k)
 			if sc < minScore {
 				continue
 			}
-			matches = append(matches, PersonRecord{Person: p, Score: sc, Relation: RelMatch})
-			best = max(best, sc)
-			if sc >= 1 {
-				perfect++
+			if old, ok := scores[id]; !ok || sc > old {
+				if sc >= 1 && old < 1 {
+					perfect++
+				}
+				scores[id] = sc
+				best = max(best, sc)
 			}
 		}
-		return nil
+		if n >= limit {
+			r.Truncated = true
+		}
+		return rows.Err()
 	}
-	byName := `SELECT ` + personCols + ` FROM ak_name n JOIN ak_person p ON p.id = n.person_id WHERE `
 	type cq struct {
 		where string
 		args  []any
@@ -305,17 +314,17 @@ func (s *Store) searchPerson(ctx context.Context, q Query, r *Records) error {
 	var phase2 []cq
 	if gphon != "" {
 		phase2 = []cq{
-			{`n.gphon = ? AND n.fold = ?`, []any{gphon, fold}, 200},
-			{`n.phon = ? AND n.gphon = ?`, []any{sq.phon, gphon}, 300},
-			{`n.gphon = ? AND n.fold >= ? AND n.fold < ?`, []any{gphon, prefix, prefix + "["}, 300},
+			{`gphon = ? AND fold = ?`, []any{gphon, fold}, 500},
+			{`phon = ? AND gphon = ?`, []any{sq.phon, gphon}, 1000},
+			{`gphon = ? AND fold >= ? AND fold < ?`, []any{gphon, prefix, prefix + "["}, 1000},
 			// The given name may be misspelt beyond its phonetic code, or be a second given name.
-			{`n.phon = ? AND n.fold = ?`, []any{sq.phon, fold}, 200},
+			{`fold = ? AND phon = ?`, []any{fold, sq.phon}, 500},
 		}
 	} else {
 		phase2 = []cq{
-			{`n.fold = ?`, []any{fold}, 200},
-			{`n.phon = ?`, []any{sq.phon}, 300},
-			{`n.fold >= ? AND n.fold < ?`, []any{prefix, prefix + "["}, 300},
+			{`fold = ?`, []any{fold}, 500},
+			{`phon = ?`, []any{sq.phon}, 1000},
+			{`fold >= ? AND fold < ?`, []any{prefix, prefix + "["}, 1000},
 		}
 	}
 	if q.DOB != "" {
@@ -323,7 +332,7 @@ func (s *Store) searchPerson(ctx context.Context, q Query, r *Records) error {
 		if sq.swapped != "" {
 			dobs = append(dobs, sq.swapped)
 		}
-		if err := run(`SELECT `+personCols+` FROM ak_person p WHERE p.dob IN (`+inList(len(dobs))+`)`, dobs, 5000); err != nil {
+		if err := run(`dob IN (`+inList(len(dobs))+`)`, dobs, 5000); err != nil {
 			return err
 		}
 		if best >= dobDecisive {
@@ -335,23 +344,39 @@ func (s *Store) searchPerson(ctx context.Context, q Query, r *Records) error {
 			r.Truncated = true
 			break
 		}
-		if err := run(byName+c.where, c.args, c.limit); err != nil {
+		if err := run(c.where, c.args, c.limit); err != nil {
 			return err
 		}
 	}
-	slices.SortStableFunc(matches, func(a, b PersonRecord) int {
+	ids := make([]string, 0, len(scores))
+	for id := range scores {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b string) int {
 		switch {
-		case a.Score > b.Score:
+		case scores[a] > scores[b]:
 			return -1
-		case a.Score < b.Score:
+		case scores[a] < scores[b]:
 			return 1
 		}
-		return strings.Compare(a.ID, b.ID)
+		return strings.Compare(a, b)
 	})
-	if len(matches) > limit {
-		matches = matches[:limit]
+	if len(ids) > limit {
+		ids = ids[:limit]
 	}
-	r.Persons = append(r.Persons, matches...)
+	ps, err := s.personsByIDs(ctx, ids)
+	if err != nil {
+		return err
+	}
+	byID := make(map[string]Person, len(ps))
+	for _, p := range ps {
+		byID[p.ID] = p
+	}
+	for _, id := range ids {
+		if p, ok := byID[id]; ok { // gone if deleted meanwhile
+			r.Persons = append(r.Persons, PersonRecord{Person: p, Score: scores[id], Relation: RelMatch})
+		}
+	}
 	return nil
 }
 
@@ -390,37 +415,18 @@ func newPersonQuery(q Query) *personQuery {
 	return pq
 }
 
-// score rates a candidate in [0, 1]: surname (best of surname, birth name
-// and aliases; a phonetic match counts as close), given names (each asked
-// name against the best of the person's), and date of birth (exact,
-// day/month swapped, or one digit off), weighted 0.55 / 0.25 / 0.20 over
-// the criteria the query gave.
-func (pq *personQuery) score(p *Person) float64 {
-	sur := 0.0
-	var bestGiven string = p.GivenNames
-	try := func(surname, given string) {
-		f := match.Fold(surname)
-		s := match.Similarity(pq.fold, f)
-		if s < 0.9 && pq.phon != "" && match.Koelner(surname) == pq.phon {
-			s = 0.9
-		}
-		if s > sur {
-			sur = s
-			if given != "" {
-				bestGiven = given
-			}
-		}
-	}
-	try(p.Surname, p.GivenNames)
-	if p.BirthName != "" {
-		try(p.BirthName, p.GivenNames)
-	}
-	for _, a := range p.Aliases {
-		try(splitAlias(a))
+// scoreKey rates one surname variant in [0, 1]: surname (a phonetic match
+// counts as close), given names (each asked name against the best of the
+// variant's), and date of birth (exact, day/month swapped, or one digit
+// off), weighted 0.55 / 0.25 / 0.20 over the criteria the query gave.
+func (pq *personQuery) scoreKey(k *nameKey) float64 {
+	sur := match.Similarity(pq.fold, k.fold)
+	if sur < 0.9 && pq.phon != "" && k.phon == pq.phon {
+		sur = 0.9
 	}
 	total, weight := 0.55*sur, 0.55
 	if len(pq.given) > 0 {
-		have := match.Tokens(bestGiven)
+		have := strings.Fields(k.gfold)
 		g := 0.0
 		if len(have) > 0 {
 			for _, w := range pq.given {
@@ -438,13 +444,13 @@ func (pq *personQuery) score(p *Person) float64 {
 	if pq.dob != "" {
 		d := 0.0
 		switch {
-		case p.DOB == "":
+		case k.dob == "":
 			d = 0.3 // unknown: neither for nor against
-		case p.DOB == pq.dob:
+		case k.dob == pq.dob:
 			d = 1
-		case p.DOB == pq.swapped:
+		case k.dob == pq.swapped:
 			d = 0.85
-		case oneDigitOff(p.DOB, pq.dob):
+		case oneDigitOff(k.dob, pq.dob):
 			d = 0.6
 		}
 		total += 0.20 * d

@@ -52,10 +52,10 @@ func OpenStore(ctx context.Context, db *sqldb.DB) (*Store, error) {
 // rows that is the difference between minutes and days of random page
 // writes. The migrations create the same indexes.
 var lookupIndexes = []struct{ name, def string }{
-	{"ak_person_dob", "ak_person (dob)"},
-	{"ak_name_phon", "ak_name (phon, gphon)"},
-	{"ak_name_gphon_fold", "ak_name (gphon, fold)"},
-	{"ak_name_fold", "ak_name (fold)"},
+	{"ak_name_dob", "ak_name (dob, phon, fold, gfold, person_id)"},
+	{"ak_name_gphon", "ak_name (gphon, fold, phon, dob, gfold, person_id)"},
+	{"ak_name_phon", "ak_name (phon, gphon, fold, dob, gfold, person_id)"},
+	{"ak_name_fold", "ak_name (fold, phon, gphon, dob, gfold, person_id)"},
 	{"ak_vehicle_plate", "ak_vehicle (plate_key)"},
 	{"ak_vehicle_vin", "ak_vehicle (vin)"},
 	{"ak_vehicle_holder", "ak_vehicle (holder)"},
@@ -296,8 +296,8 @@ func anys(ss []string) []any {
 	return out
 }
 
-// nameKey is one surname variant of a person.
-type nameKey struct{ phon, fold, gphon string }
+// nameKey is one surname variant of a person with what search scores on.
+type nameKey struct{ phon, fold, gphon, gfold, dob string }
 
 // splitAlias reads "SURNAME, Given" or "SURNAME".
 func splitAlias(a string) (surname, given string) {
@@ -315,11 +315,14 @@ func firstToken(given string) string {
 	return ""
 }
 
-// nameKeys derives the search keys of a person.
+// nameKeys derives the search keys of a person: one per surname variant
+// (surname, birth name, each alias, with the alias's given names if it has
+// any).
 func nameKeys(p *Person) []nameKey {
 	var keys []nameKey
 	add := func(surname, given string) {
-		k := nameKey{phon: match.Koelner(surname), fold: match.Fold(surname), gphon: match.Koelner(firstToken(given))}
+		k := nameKey{phon: match.Koelner(surname), fold: match.Fold(surname), gphon: match.Koelner(firstToken(given)),
+			gfold: strings.Join(match.Tokens(given), " "), dob: p.DOB}
 		if k.fold == "" {
 			return
 		}
@@ -361,7 +364,7 @@ func upsertPersons(ctx context.Context, tx *sqldb.Tx, d sqldb.Dialect, ops []*op
 			p.Nationality, p.Sex, string(aliases), strings.Join(p.Warnings, ","), now})
 		ids = append(ids, p.ID)
 		for _, k := range nameKeys(p) {
-			names = append(names, []any{p.ID, k.phon, k.fold, k.gphon})
+			names = append(names, []any{p.ID, k.phon, k.fold, k.gphon, k.gfold, k.dob})
 		}
 	}
 	for len(ids) > 0 {
@@ -378,7 +381,7 @@ func upsertPersons(ctx context.Context, tx *sqldb.Tx, d sqldb.Dialect, ops []*op
 		warnings = excluded.warnings, updated_at = excluded.updated_at`, rows); err != nil {
 		return fmt.Errorf("upsert persons: %w", err)
 	}
-	if err := insertRows(ctx, tx, d, `INSERT INTO ak_name (person_id, phon, fold, gphon)`, 4, "", names); err != nil {
+	if err := insertRows(ctx, tx, d, `INSERT INTO ak_name (person_id, phon, fold, gphon, gfold, dob)`, 6, "", names); err != nil {
 		return fmt.Errorf("insert name keys: %w", err)
 	}
 	return nil

@@ -14,21 +14,26 @@ CREATE TABLE ak_person (
 	warnings    TEXT NOT NULL, -- comma-separated codes
 	updated_at  INTEGER NOT NULL
 );
-CREATE INDEX ak_person_dob ON ak_person (dob);
 
--- One row per surname variant of a person (surname, birth name, aliases):
--- phon = Kölner Phonetik of the surname, fold = transliterated surname
--- (Müller = MUELLER = MULLER), gphon = Kölner Phonetik of the first given name.
+-- One row per surname variant of a person (surname, birth name, aliases)
+-- with everything a fuzzy search scores on: phon = Kölner Phonetik of the
+-- surname, fold = transliterated surname (Müller = MUELLER = MULLER),
+-- gphon = Kölner Phonetik of the first given name, gfold = transliterated
+-- given names, dob. The lookup indexes carry all of it, so that candidates
+-- are scored from index pages alone and only the best few persons are read.
 CREATE TABLE ak_name (
 	person_id TEXT NOT NULL,
 	phon      TEXT NOT NULL,
 	fold      TEXT NOT NULL,
-	gphon     TEXT NOT NULL
+	gphon     TEXT NOT NULL,
+	gfold     TEXT NOT NULL,
+	dob       TEXT NOT NULL
 );
 CREATE INDEX ak_name_person ON ak_name (person_id);
-CREATE INDEX ak_name_phon ON ak_name (phon, gphon);
-CREATE INDEX ak_name_gphon_fold ON ak_name (gphon, fold);
-CREATE INDEX ak_name_fold ON ak_name (fold);
+CREATE INDEX ak_name_dob ON ak_name (dob, phon, fold, gfold, person_id);
+CREATE INDEX ak_name_gphon ON ak_name (gphon, fold, phon, dob, gfold, person_id);
+CREATE INDEX ak_name_phon ON ak_name (phon, gphon, fold, dob, gfold, person_id);
+CREATE INDEX ak_name_fold ON ak_name (fold, phon, gphon, dob, gfold, person_id);
 
 CREATE TABLE ak_vehicle (
 	id         TEXT PRIMARY KEY,
