@@ -3,6 +3,7 @@ package auskunft
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -425,4 +426,35 @@ func TestQueryFailsWhenAuditFails(t *testing.T) {
 	if wache.ErrorCode(err) != wache.EUNAVAILABLE {
 		t.Errorf("code %s", wache.ErrorCode(err))
 	}
+}
+
+func TestPersonSearchLimitAndTruncation(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *sqldb.DB) {
+		ctx := context.Background()
+		e := newEnv(t, db, Config{})
+		var in strings.Builder
+		for i := range 30 {
+			fmt.Fprintf(&in, `{"kind":"person","id":"M%02d","surname":"Müller","given_names":"Hans","dob":"1970-01-%02d"}`+"\n", i, i%28+1)
+		}
+		if st, err := e.svc.Import(ctx, admin, strings.NewReader(in.String()), ImportOptions{}); err != nil || st.Errors != 0 {
+			t.Fatal(err, st)
+		}
+		res, err := e.svc.Query(ctx, dispatcher, Query{Kind: QueryPerson, Surname: "Mueller", Given: "Hans", Limit: 5, Mode: ModeFull, Purpose: purpose})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Persons) != 5 || !res.Truncated {
+			t.Errorf("%d persons, truncated %v: want 5 of 30 equal matches and truncated", len(res.Persons), res.Truncated)
+		}
+		// A date of birth picks the right ones out of the thirty.
+		res, err = e.svc.Query(ctx, dispatcher, Query{Kind: QueryPerson, Surname: "Mueller", Given: "Hans", DOB: "1970-01-03", Mode: ModeFull, Purpose: purpose})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Only M02 was born that day; the others are one digit off at best.
+		got := personIDs(res)
+		if len(got) < 2 || got[0] != "M02" || res.Persons[0].Score != 1 || res.Persons[1].Score > dobDecisive {
+			t.Errorf("dob ranking %v: %v", got, scores(res))
+		}
+	})
 }
