@@ -388,3 +388,27 @@ func TestMinConfidence(t *testing.T) {
 		t.Errorf("clear name refused: %+v", r.Fields)
 	}
 }
+
+// With confidence required, a field with two unsure positions is not
+// settled by its check digit, even when a cheap repair would pass.
+func TestTwoUnsurePositions(t *testing.T) {
+	lines := []string{"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"}
+	pos := make([][]Position, 2)
+	for i, l := range lines {
+		for j := 0; j < len(l); j++ {
+			pos[i] = append(pos[i], Position{{Char: l[j]}})
+		}
+	}
+	pos[1][3] = Position{{Char: '8', Cost: 0}, {Char: 'B', Cost: 0.3}}
+	pos[1][4] = Position{{Char: '9', Cost: 0}, {Char: '0', Cost: 0.2}}
+	o := opts()
+	o.MinConfidence = 2
+	r, _ := ParsePositions(pos, o)
+	if r.Valid || r.Fields["document_number"].Problem != "uncertain reading" {
+		t.Errorf("two unsure positions accepted: %+v", r.Fields["document_number"])
+	}
+	o.MinConfidence = 0
+	if r, _ := ParsePositions(pos, o); !r.Valid {
+		t.Errorf("without the confidence rule the plain reading passes: %+v", r.Fields)
+	}
+}

@@ -155,8 +155,23 @@ func (p *parser) decide(name string, ps []choice, loc func(int) (int, int)) {
 		}
 	}
 	plain := 0.0
+	unsure := 0
 	for _, c := range ps {
 		plain += c.cands[0].Cost
+		if len(c.cands) > 1 && c.cands[1].Cost-c.cands[0].Cost < 1 {
+			unsure++
+		}
+	}
+	if p.opt.MinConfidence > 0 && unsure >= 2 {
+		// Two or more positions the classifier cannot tell apart: one check
+		// digit cannot settle them (a wrong pair passes one time in ten).
+		for i, c := range ps {
+			line, j := loc(i)
+			p.set(line, j, c.cands[0].Char)
+		}
+		p.field(name, false, "uncertain reading")
+		p.recordCheck(name, ps, loc, false)
+		return
 	}
 	best, cost, second, ok := solveCheck(ps)
 	switch {

@@ -149,11 +149,14 @@ func ReadMRZ(ctx context.Context, img image.Image, opt mrz.Options) (*mrz.Result
 	if err != nil {
 		return nil, err
 	}
+	// Costs are nats of classifier evidence. A repair may spend little and
+	// must beat every other passing reading clearly: each alternative that
+	// the search may take is a 1-in-10 chance of passing a check by luck.
 	if opt.MaxRepairCost == 0 {
-		opt.MaxRepairCost = 8 // in nats of classifier evidence
+		opt.MaxRepairCost = 4
 	}
 	if opt.Margin == 0 {
-		opt.Margin = 2
+		opt.Margin = 3
 	}
 	if opt.MinConfidence == 0 {
 		opt.MinConfidence = 2.5 // names and codes have no check digit
