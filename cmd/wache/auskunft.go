@@ -234,7 +234,7 @@ func cmdGenerate(_ context.Context, args []string, env *Env) error {
 	if err := bw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stderr, "generated %+v\n", st)
+	fmt.Fprintf(env.Stderr, "generated %d persons (%d with warnings), %d vehicles, %d documents, %d alerts\n", st.Persons, st.Warned, st.Vehicles, st.Documents, st.Alerts)
 	return nil
 }
 
