@@ -11,7 +11,7 @@
 //
 // Roles: officers and dispatchers run wanted checks; dispatchers also get
 // full information; admins import; auditors read the log (package audit)
-// and the flags. See docs/notes/auskunft.md.
+// and the flags. See docs/design/auskunft.md.
 package auskunft
 
 import (
