@@ -1,10 +1,12 @@
 package auskunft
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wache/wache/internal/auskunft/ident"
@@ -105,7 +107,7 @@ func (s *Store) Search(ctx context.Context, q Query) (*Records, error) {
 			r.Vehicles = append(r.Vehicles, VehicleRecord{v, RelMatch})
 		}
 	case QueryDocument:
-		keys := ident.DocKeys(q.Text)
+		keys := padded(ident.DocKeys(q.Text))
 		var ds []Document
 		ds, err = s.queryDocuments(ctx, `number_key IN (`+inList(len(keys))+`) LIMIT 50`, anys(keys)...)
 		for _, d := range ds {
@@ -147,6 +149,7 @@ func (s *Store) searchPlate(ctx context.Context, q Query, r *Records) error {
 			}
 		}
 	}
+	keys = padded(keys)
 	vs, err := s.queryVehicles(ctx, `plate_key IN (`+inList(len(keys))+`) LIMIT 100`, anys(keys)...)
 	if err != nil {
 		return err
@@ -177,11 +180,16 @@ func relOrder(rel string) string {
 }
 
 // related adds holders, the records held by matched persons (full mode),
-// and every alert on any record in r.
+// and every alert on any record in r. Independent reads run in parallel:
+// on PostgreSQL each is a round trip.
 func (s *Store) related(ctx context.Context, mode Mode, r *Records) error {
 	have := map[string]bool{}
+	var matched []string
 	for _, p := range r.Persons {
 		have[p.ID] = true
+		if p.Relation == RelMatch {
+			matched = append(matched, p.ID)
+		}
 	}
 	var holders []string
 	for _, v := range r.Vehicles {
@@ -196,42 +204,13 @@ func (s *Store) related(ctx context.Context, mode Mode, r *Records) error {
 			holders = append(holders, d.Holder)
 		}
 	}
-	if len(holders) > 0 {
-		ps, err := s.personsByIDs(ctx, holders)
-		if err != nil {
-			return err
-		}
-		for _, p := range ps {
-			r.Persons = append(r.Persons, PersonRecord{Person: p, Score: 1, Relation: RelHolder})
-		}
-	}
-	if mode == ModeFull {
-		var matched []string
-		for _, p := range r.Persons {
-			if p.Relation == RelMatch {
-				matched = append(matched, p.ID)
-			}
-		}
-		if len(matched) > 0 {
-			vs, err := s.queryVehicles(ctx, `holder IN (`+inList(len(matched))+`) LIMIT 200`, anys(matched)...)
-			if err != nil {
-				return err
-			}
-			for _, v := range vs {
-				r.Vehicles = append(r.Vehicles, VehicleRecord{v, RelHeld})
-			}
-			ds, err := s.queryDocuments(ctx, `holder IN (`+inList(len(matched))+`) LIMIT 200`, anys(matched)...)
-			if err != nil {
-				return err
-			}
-			for _, d := range ds {
-				r.Documents = append(r.Documents, DocumentRecord{d, RelHeld})
-			}
-		}
-	}
-	ids := map[string][]string{}
+	held := mode == ModeFull && len(matched) > 0
+	// Alert subjects known so far: everything but the held records.
+	ids := map[string][]string{KindPerson: append(slices.Clone(matched), holders...)}
 	for _, p := range r.Persons {
-		ids[KindPerson] = append(ids[KindPerson], p.ID)
+		if p.Relation != RelMatch {
+			ids[KindPerson] = append(ids[KindPerson], p.ID)
+		}
 	}
 	for _, v := range r.Vehicles {
 		ids[KindVehicle] = append(ids[KindVehicle], v.ID)
@@ -239,11 +218,77 @@ func (s *Store) related(ctx context.Context, mode Mode, r *Records) error {
 	for _, d := range r.Documents {
 		ids[KindDocument] = append(ids[KindDocument], d.ID)
 	}
-	as, err := s.alertsOn(ctx, ids)
-	if err != nil {
-		return err
+	var (
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		firstErr  error
+		holderPs  []Person
+		heldVs    []Vehicle
+		heldDs    []Document
+		alerts    []Alert
+		heldAlert []Alert
+	)
+	do := func(fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(); err != nil {
+				mu.Lock()
+				firstErr = cmp.Or(firstErr, err)
+				mu.Unlock()
+			}
+		}()
 	}
-	r.Alerts = as
+	if len(holders) > 0 {
+		do(func() (err error) { holderPs, err = s.personsByIDs(ctx, holders); return })
+	}
+	do(func() (err error) { alerts, err = s.alertsOn(ctx, ids); return })
+	if held {
+		pm := padded(matched)
+		do(func() error {
+			vs, err := s.queryVehicles(ctx, `holder IN (`+inList(len(pm))+`) LIMIT 200`, anys(pm)...)
+			if err != nil {
+				return err
+			}
+			ds, err := s.queryDocuments(ctx, `holder IN (`+inList(len(pm))+`) LIMIT 200`, anys(pm)...)
+			if err != nil {
+				return err
+			}
+			heldVs, heldDs = vs, ds
+			hid := map[string][]string{}
+			for _, v := range vs {
+				hid[KindVehicle] = append(hid[KindVehicle], v.ID)
+			}
+			for _, d := range ds {
+				hid[KindDocument] = append(hid[KindDocument], d.ID)
+			}
+			heldAlert, err = s.alertsOn(ctx, hid)
+			return err
+		})
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	for _, p := range holderPs {
+		r.Persons = append(r.Persons, PersonRecord{Person: p, Score: 1, Relation: RelHolder})
+	}
+	for _, v := range heldVs {
+		r.Vehicles = append(r.Vehicles, VehicleRecord{v, RelHeld})
+	}
+	for _, d := range heldDs {
+		r.Documents = append(r.Documents, DocumentRecord{d, RelHeld})
+	}
+	// A record can be both matched and held (a person's own car found by
+	// plate); its alerts are listed once.
+	seen := map[string]bool{}
+	r.Alerts = r.Alerts[:0]
+	for _, a := range append(alerts, heldAlert...) {
+		if !seen[a.ID] {
+			seen[a.ID] = true
+			r.Alerts = append(r.Alerts, a)
+		}
+	}
 	return nil
 }
 

@@ -288,6 +288,26 @@ func insertRows(ctx context.Context, tx *sqldb.Tx, d sqldb.Dialect, head string,
 // inList returns "?,?,…" for n placeholders.
 func inList(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
 
+// padded repeats the last key up to the next power of two, so that lookups
+// with IN lists use a handful of distinct statements: PostgreSQL then hits
+// its prepared-statement cache instead of preparing (and planning) a new
+// text for every list length.
+func padded(keys []string) []string {
+	n := 1
+	for n < len(keys) {
+		n *= 2
+	}
+	if n == len(keys) || len(keys) == 0 {
+		return keys
+	}
+	out := make([]string, n)
+	copy(out, keys)
+	for i := len(keys); i < n; i++ {
+		out[i] = keys[len(keys)-1]
+	}
+	return out
+}
+
 func anys(ss []string) []any {
 	out := make([]any, len(ss))
 	for i, s := range ss {
@@ -473,7 +493,7 @@ func (s *Store) personsByIDs(ctx context.Context, ids []string) ([]Person, error
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	ids = ids[:min(len(ids), 1000)]
+	ids = padded(ids[:min(len(ids), 1000)])
 	return s.queryPersons(ctx, `SELECT `+personCols+` FROM ak_person p WHERE p.id IN (`+inList(len(ids))+`)`, anys(ids)...)
 }
 
@@ -525,7 +545,7 @@ func (s *Store) alertsOn(ctx context.Context, ids map[string][]string) ([]Alert,
 		if len(ks) == 0 {
 			continue
 		}
-		ks = ks[:min(len(ks), 1000)]
+		ks = padded(ks[:min(len(ks), 1000)])
 		conds = append(conds, `(subject_kind = ? AND subject IN (`+inList(len(ks))+`))`)
 		args = append(append(args, kind), anys(ks)...)
 	}

@@ -209,12 +209,11 @@ func PlateCandidates(key string) []string {
 	seen := map[string]bool{key: true}
 	var one, two []string
 	valid := func(k string) bool { return len(splits(k)) > 0 }
+	v := slices.Clone(rs) // mutated in place and restored
 	for i, r := range rs {
 		for _, a := range ocrConfusions[r] {
-			v := slices.Clone(rs)
 			v[i] = a
-			k := string(v)
-			if !seen[k] {
+			if k := string(v); !seen[k] {
 				seen[k] = true
 				if valid(k) {
 					one = append(one, k)
@@ -222,18 +221,18 @@ func PlateCandidates(key string) []string {
 			}
 			for j := i + 1; j < len(rs); j++ {
 				for _, b := range ocrConfusions[rs[j]] {
-					w := slices.Clone(v)
-					w[j] = b
-					k2 := string(w)
-					if !seen[k2] {
+					v[j] = b
+					if k2 := string(v); !seen[k2] {
 						seen[k2] = true
 						if valid(k2) {
 							two = append(two, k2)
 						}
 					}
 				}
+				v[j] = rs[j]
 			}
 		}
+		v[i] = r
 	}
 	slices.Sort(one)
 	slices.Sort(two)
