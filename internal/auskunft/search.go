@@ -180,8 +180,7 @@ func relOrder(rel string) string {
 }
 
 // related adds holders, the records held by matched persons (full mode),
-// and every alert on any record in r. Independent reads run in parallel:
-// on PostgreSQL each is a round trip.
+// and every alert on any record in r.
 func (s *Store) related(ctx context.Context, mode Mode, r *Records) error {
 	have := map[string]bool{}
 	var matched []string
@@ -228,15 +227,25 @@ func (s *Store) related(ctx context.Context, mode Mode, r *Records) error {
 		alerts    []Alert
 		heldAlert []Alert
 	)
+	// In parallel on PostgreSQL (round trips); in sequence on SQLite, where
+	// a second connection would start with a page cache of its own.
+	parallel := s.db.Dialect.Postgres()
 	do := func(fn func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		run := func() {
 			if err := fn(); err != nil {
 				mu.Lock()
 				firstErr = cmp.Or(firstErr, err)
 				mu.Unlock()
 			}
+		}
+		if !parallel {
+			run()
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run()
 		}()
 	}
 	if len(holders) > 0 {
