@@ -186,6 +186,7 @@ func New(ctx context.Context, c Config) (a *App, err error) {
 		Registry: a.Registry, AuthRate: c.AuthRate, AuthBurst: 20, HSTS: c.HSTS, Base: a.base, Blobs: a.Blobs.Handler()}
 	go a.Relay.RunRetention(a.base, time.Hour)
 	go a.Blobs.RunRetention(a.base, time.Hour)
+	go a.Audit.RunRetention(a.base, 6*time.Hour, log) // § 76 BDSG deletion
 	return a, nil
 }
 

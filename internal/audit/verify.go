@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/wache/wache"
@@ -356,5 +357,31 @@ func (l *Log) Retain(ctx context.Context) (int64, error) {
 		if done {
 			return deleted, nil
 		}
+	}
+}
+
+// RunRetention applies Retain at start and then every interval until ctx
+// ends. Retain is idempotent and cheap when nothing is due, so a short
+// interval only bounds how late after New Year the old entries go; nodes
+// of a cluster may all run it (the state row serialises them).
+func (l *Log) RunRetention(ctx context.Context, every time.Duration, log *slog.Logger) {
+	if log == nil {
+		log = slog.Default()
+	}
+	t := time.NewTimer(time.Minute) // let the node finish starting first
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		switch n, err := l.Retain(ctx); {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("audit retention", "err", err)
+		case n > 0:
+			log.Info("audit retention deleted expired entries", "count", n)
+		}
+		t.Reset(every)
 	}
 }
