@@ -102,6 +102,12 @@ type PostEnvelopeRequest struct {
 	Kind     string `json:"kind,omitempty"`  // app (default) or commit
 	Epoch    int64  `json:"epoch,omitempty"` // MLS epoch the message was made in
 	Payload  []byte `json:"payload"`
+	// Priority is "" (normal), "urgent" or "alarm"; application envelopes only.
+	Priority    string `json:"priority,omitempty"`
+	AckRequired bool   `json:"ack_required,omitempty"`
+	// RemindAfter is the reminder interval in seconds for an ack-required
+	// message (0 = server default 120; 30..86400).
+	RemindAfter int `json:"remind_after_s,omitempty"`
 }
 
 type PostEnvelopeResponse struct {
@@ -120,6 +126,8 @@ type Envelope struct {
 	Epoch        int64     `json:"epoch"`
 	CreatedAt    time.Time `json:"created_at"`
 	Payload      []byte    `json:"payload"`
+	Priority     string    `json:"priority,omitempty"`
+	AckRequired  bool      `json:"ack_required,omitempty"`
 }
 
 type Envelopes struct {
@@ -198,6 +206,7 @@ type Frame struct {
 	ConvID   string         `json:"conv_id,omitempty"`
 	Seq      int64          `json:"seq,omitempty"`
 	Error    string         `json:"error,omitempty"`
+	Alarm    *Alarm         `json:"alarm,omitempty"` // FrameAlarm
 }
 
 const (
