@@ -162,6 +162,12 @@ type Envelope struct {
 	Epoch        int64 // MLS epoch the sender was in
 	CreatedAt    time.Time
 	Payload      []byte
+	// Priority ("", "urgent", "alarm") and AckRequired mark application
+	// envelopes the recipients must confirm; RemindEvery is the reminder
+	// interval in seconds of such a request (not stored with the envelope).
+	Priority    string
+	AckRequired bool
+	RemindEvery int
 }
 
 // DeviceMessage is an item for one device rather than a whole

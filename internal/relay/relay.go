@@ -115,7 +115,19 @@ type Message struct {
 	Kind     wache.EnvelopeKind // app (default) or commit
 	Epoch    int64
 	Payload  []byte
+	// Priority ("", "urgent", "alarm") and AckRequired are for application
+	// messages only; RemindAfter is the reminder interval in seconds of an
+	// ack-required message (0: the default, 120).
+	Priority    string
+	AckRequired bool
+	RemindAfter int
 }
+
+// Priorities a message may carry.
+const (
+	PriorityUrgent = "urgent"
+	PriorityAlarm  = "alarm"
+)
 
 // Post stores an envelope from the given device and returns its sequence
 // number once it is durable. Retrying with the same client id is safe.
@@ -135,6 +147,17 @@ func (r *Relay) Post(ctx context.Context, u *wache.User, d *wache.Device, convID
 	}
 	if len(payload) == 0 {
 		return store.AppendResult{}, wache.Errorf(wache.EINVALID, "payload is empty")
+	}
+	switch msg.Priority {
+	case "", PriorityUrgent, PriorityAlarm:
+	default:
+		return store.AppendResult{}, wache.Errorf(wache.EINVALID, "priority must be empty, urgent or alarm")
+	}
+	if msg.Kind != wache.EnvApp && (msg.Priority != "" || msg.AckRequired || msg.RemindAfter != 0) {
+		return store.AppendResult{}, wache.Errorf(wache.EINVALID, "only application messages carry a priority or need acknowledgement")
+	}
+	if msg.RemindAfter != 0 && (!msg.AckRequired || msg.RemindAfter < 30 || msg.RemindAfter > 86400) {
+		return store.AppendResult{}, wache.Errorf(wache.EINVALID, "remind_after_s must be 30..86400 and needs ack_required")
 	}
 	if len(payload) > wache.MaxPayload {
 		return store.AppendResult{}, wache.Errorf(wache.ETOOLARGE, "payload is %d bytes; the limit is %d", len(payload), wache.MaxPayload)
@@ -160,7 +183,8 @@ func (r *Relay) Post(ctx context.Context, u *wache.User, d *wache.Device, convID
 	}
 	req := &appendReq{
 		env: &wache.Envelope{ConvID: convID, SenderID: u.ID, SenderDevice: d.ID, ClientID: clientID,
-			Kind: msg.Kind, Epoch: msg.Epoch, Payload: payload},
+			Kind: msg.Kind, Epoch: msg.Epoch, Payload: payload,
+			Priority: msg.Priority, AckRequired: msg.AckRequired, RemindEvery: msg.RemindAfter},
 		done: make(chan store.AppendResult, 1),
 	}
 	r.mu.RLock()
@@ -429,3 +453,7 @@ func dmSubject(id string) string     { return "dm." + id }
 func convSubject(id string) string   { return "conv." + id }
 func userSubject(id string) string   { return "member." + id }
 func deviceSubject(id string) string { return "device." + id }
+
+// framesSubject carries frames for users' live connections (alarms,
+// reminders) to every node.
+const framesSubject = "frames.users"

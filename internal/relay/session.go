@@ -47,7 +47,7 @@ func (h *Hub) subscribe() error {
 	for _, s := range []struct {
 		subj string
 		fn   broker.Handler
-	}{{"conv.*", h.onEnvelope}, {"member.*", h.onMember}, {"device.*", h.onDevice}, {"dm.*", h.onDeviceMessage}} {
+	}{{"conv.*", h.onEnvelope}, {"member.*", h.onMember}, {"device.*", h.onDevice}, {"dm.*", h.onDeviceMessage}, {framesSubject, h.onFrames}} {
 		sub, err := h.r.broker.Subscribe(s.subj, s.fn)
 		if err != nil {
 			return fmt.Errorf("subscribe %s: %w", s.subj, err)
@@ -161,6 +161,7 @@ type Session struct {
 	reload    bool
 	dmPending bool            // device messages may be waiting
 	dmSent    map[string]bool // device messages written on this connection
+	frames    [][]byte        // frames from NotifyUsers waiting to be written
 	wake      chan struct{}
 	revoked   chan struct{}
 	revokeMu  sync.Once
@@ -264,6 +265,9 @@ func (s *Session) Run(ctx context.Context) error {
 			}
 		}
 		if err := s.drain(ctx); err != nil {
+			return err
+		}
+		if err := s.writeFrames(ctx); err != nil {
 			return err
 		}
 	}
@@ -473,10 +477,13 @@ type wireEnvelope struct {
 	E int64  `json:"e,omitempty"`
 	T int64  `json:"t"`
 	P []byte `json:"p"`
+	R string `json:"r,omitempty"` // priority
+	A bool   `json:"a,omitempty"` // ack required
 }
 
 func encodeEnvelope(e *wache.Envelope) []byte {
-	b, _ := json.Marshal(wireEnvelope{C: e.ConvID, S: e.Seq, U: e.SenderID, D: e.SenderDevice, I: e.ClientID, K: string(e.Kind), E: e.Epoch, T: e.CreatedAt.UnixMilli(), P: e.Payload})
+	b, _ := json.Marshal(wireEnvelope{C: e.ConvID, S: e.Seq, U: e.SenderID, D: e.SenderDevice, I: e.ClientID, K: string(e.Kind), E: e.Epoch, T: e.CreatedAt.UnixMilli(), P: e.Payload,
+		R: e.Priority, A: e.AckRequired})
 	return b
 }
 
@@ -493,5 +500,5 @@ func decodeEnvelope(b []byte) (*wache.Envelope, error) {
 		kind = wache.EnvApp
 	}
 	return &wache.Envelope{ConvID: w.C, Seq: w.S, SenderID: w.U, SenderDevice: w.D, ClientID: w.I,
-		Kind: kind, Epoch: w.E, CreatedAt: time.UnixMilli(w.T).UTC(), Payload: w.P}, nil
+		Kind: kind, Epoch: w.E, CreatedAt: time.UnixMilli(w.T).UTC(), Payload: w.P, Priority: w.R, AckRequired: w.A}, nil
 }

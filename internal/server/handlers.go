@@ -28,7 +28,8 @@ func apiDevice(d *wache.Device) api.Device {
 
 func apiEnvelope(e *wache.Envelope) api.Envelope {
 	return api.Envelope{ConvID: e.ConvID, Seq: e.Seq, SenderID: e.SenderID, SenderDevice: e.SenderDevice,
-		ClientID: e.ClientID, Kind: string(e.Kind), Epoch: e.Epoch, CreatedAt: e.CreatedAt, Payload: e.Payload}
+		ClientID: e.ClientID, Kind: string(e.Kind), Epoch: e.Epoch, CreatedAt: e.CreatedAt, Payload: e.Payload,
+		Priority: e.Priority, AckRequired: e.AckRequired}
 }
 
 func apiDeviceMessage(m *wache.DeviceMessage) api.DeviceMessage {
@@ -263,7 +264,8 @@ func (s *Server) handlePostEnvelope() http.HandlerFunc {
 			return
 		}
 		res, err := s.Relay.Post(r.Context(), u, d, r.PathValue("id"), relay.Message{
-			ClientID: req.ClientID, Kind: wache.EnvelopeKind(req.Kind), Epoch: req.Epoch, Payload: req.Payload})
+			ClientID: req.ClientID, Kind: wache.EnvelopeKind(req.Kind), Epoch: req.Epoch, Payload: req.Payload,
+			Priority: req.Priority, AckRequired: req.AckRequired, RemindAfter: req.RemindAfter})
 		if err != nil {
 			writeError(w, r, err)
 			return

@@ -38,6 +38,13 @@ func (s wsSink) DeliverDeviceMessage(ctx context.Context, m *wache.DeviceMessage
 	return s.write(ctx, api.Frame{Type: api.FrameDeviceMessage, Message: &dm})
 }
 
+// DeliverFrame writes a server-made frame (alarm, reminder) as it is.
+func (s wsSink) DeliverFrame(ctx context.Context, frame []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, wsWriteTimeout)
+	defer cancel()
+	return s.c.Write(ctx, websocket.MessageText, frame)
+}
+
 func (s wsSink) Synced(ctx context.Context) error {
 	return s.write(ctx, api.Frame{Type: api.FrameSynced})
 }

@@ -17,7 +17,20 @@ const (
 	insertChunk     = 200  // envelopes per multi-row INSERT
 	deleteChunk     = 5000 // envelopes per retention DELETE: short write locks
 	maxAppendRetry  = 3    // attempts of a batch that lost a race on PostgreSQL
-	envelopeColumns = 9
+	envelopeColumns = 11
+)
+
+// Priorities an envelope may carry.
+const (
+	PriorityUrgent = "urgent"
+	PriorityAlarm  = "alarm"
+)
+
+// Reminder interval bounds of an acknowledgement request, in seconds.
+const (
+	RemindDefault = 120
+	RemindMin     = 30
+	RemindMax     = 86400
 )
 
 func checkEnvelope(e *wache.Envelope) error {
@@ -45,6 +58,22 @@ func checkEnvelope(e *wache.Envelope) error {
 	}
 	if len(e.Payload) > wache.MaxPayload {
 		return wache.Errorf(wache.ETOOLARGE, "payload exceeds %d bytes", wache.MaxPayload)
+	}
+	switch e.Priority {
+	case "", PriorityUrgent, PriorityAlarm:
+	default:
+		return invalid("priority must be empty, urgent or alarm")
+	}
+	if (e.Priority != "" || e.AckRequired) && e.Kind != wache.EnvApp {
+		return invalid("only application envelopes carry a priority or need acknowledgement")
+	}
+	if e.AckRequired {
+		if e.RemindEvery == 0 {
+			e.RemindEvery = RemindDefault
+		}
+		if e.RemindEvery < RemindMin || e.RemindEvery > RemindMax {
+			return invalid("reminder interval must be %d..%d seconds", RemindMin, RemindMax)
+		}
 	}
 	return nil
 }
@@ -350,11 +379,28 @@ func (s *Store) appendTx(ctx context.Context, envs []*wache.Envelope, base []sto
 				if p == nil {
 					p = []byte{}
 				}
-				args = append(args, e.ConvID, res[i].Seq, e.SenderID, e.SenderDevice, e.ClientID, now, p, string(e.Kind), e.Epoch)
+				args = append(args, e.ConvID, res[i].Seq, e.SenderID, e.SenderDevice, e.ClientID, now, p, string(e.Kind), e.Epoch, e.Priority, boolInt(e.AckRequired))
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO envelopes (conv_id, seq, sender_id, sender_device, client_id, created_at, payload, kind, epoch) VALUES `+
+			if _, err := tx.Exec(ctx, `INSERT INTO envelopes (conv_id, seq, sender_id, sender_device, client_id, created_at, payload, kind, epoch, priority, ack_required) VALUES `+
 				placeholders(len(chunk), envelopeColumns), args...); err != nil {
 				return fmt.Errorf("insert envelopes: %w", err)
+			}
+		}
+		// 5. Acknowledgement requests, in the same transaction: a stored
+		// ack-required envelope always has its counter row and reminder
+		// schedule. Recipients are the members who receive it (joined
+		// before it, other than the sender).
+		for _, i := range insert {
+			e := envs[i]
+			if !e.AckRequired {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO ack_requests (conv_id, seq, sender_id, priority, recipients, remind_every_s, next_remind_at, created_at)
+				SELECT ?, CAST(? AS BIGINT), ?, ?, COUNT(*), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT)
+				FROM members WHERE conv_id = ? AND user_id <> ? AND from_seq < ?`,
+				e.ConvID, res[i].Seq, e.SenderID, e.Priority, e.RemindEvery, now+int64(e.RemindEvery)*1000, now,
+				e.ConvID, e.SenderID, res[i].Seq); err != nil {
+				return fmt.Errorf("insert ack request: %w", err)
 			}
 		}
 		return nil
@@ -368,7 +414,7 @@ func (s *Store) appendTx(ctx context.Context, envs []*wache.Envelope, base []sto
 // Envelopes returns up to limit (clamped to 1..1000) envelopes of a
 // conversation with Seq > afterSeq, in ascending order.
 func (s *Store) Envelopes(ctx context.Context, convID string, afterSeq int64, limit int) ([]wache.Envelope, error) {
-	rows, err := s.db.Query(ctx, `SELECT conv_id, seq, sender_id, sender_device, client_id, created_at, payload, kind, epoch
+	rows, err := s.db.Query(ctx, `SELECT conv_id, seq, sender_id, sender_device, client_id, created_at, payload, kind, epoch, priority, ack_required
 		FROM envelopes WHERE conv_id = ? AND seq > ? ORDER BY seq LIMIT ?`, convID, afterSeq, clampLimit(limit))
 	if err != nil {
 		return nil, s.wrap(err, "query envelopes", "")
@@ -379,11 +425,13 @@ func (s *Store) Envelopes(ctx context.Context, convID string, afterSeq int64, li
 		var e wache.Envelope
 		var created int64
 		var kind string
-		if err := rows.Scan(&e.ConvID, &e.Seq, &e.SenderID, &e.SenderDevice, &e.ClientID, &created, &e.Payload, &kind, &e.Epoch); err != nil {
+		var ack int64
+		if err := rows.Scan(&e.ConvID, &e.Seq, &e.SenderID, &e.SenderDevice, &e.ClientID, &created, &e.Payload, &kind, &e.Epoch, &e.Priority, &ack); err != nil {
 			return nil, s.wrap(err, "scan envelope", "")
 		}
 		e.CreatedAt = fromMS(created)
 		e.Kind = wache.EnvelopeKind(kind)
+		e.AckRequired = ack != 0
 		es = append(es, e)
 	}
 	return es, s.wrap(rows.Err(), "query envelopes", "")
@@ -555,4 +603,11 @@ func (s *Store) advanceEpoch(ctx context.Context, tx *Tx, convID string, epoch i
 		return false, fmt.Errorf("advance epoch: %w", err)
 	}
 	return n == 1, nil
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }
