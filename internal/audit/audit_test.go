@@ -431,3 +431,31 @@ func TestCloseWhileAppending(t *testing.T) {
 		t.Errorf("chain broken: %v", rep.Broken)
 	}
 }
+
+func TestRunRetentionDeletesOnSchedule(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *sqldb.DB) {
+		berlin, _ := time.LoadLocation("Europe/Berlin")
+		clock := time.Date(2024, 6, 1, 12, 0, 0, 0, berlin)
+		l := openLog(t, db, Options{Now: func() time.Time { return clock }, Location: berlin})
+		appendN(t, l, 3)
+		l.now = func() time.Time { return time.Date(2026, 2, 1, 12, 0, 0, 0, berlin) }
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { l.RunRetention(ctx, 10*time.Millisecond, nil); close(done) }()
+		defer func() { cancel(); <-done }()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			rep := verify(t, l)
+			if rep.AnchorSeq == 3 {
+				if !rep.OK {
+					t.Fatalf("chain broken after scheduled retention: %v", rep.Broken)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("scheduled retention did not delete the 2024 entries: %+v", rep)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}

@@ -368,7 +368,7 @@ func (l *Log) RunRetention(ctx context.Context, every time.Duration, log *slog.L
 	if log == nil {
 		log = slog.Default()
 	}
-	t := time.NewTimer(time.Minute) // let the node finish starting first
+	t := time.NewTimer(min(every, time.Minute)) // let the node finish starting first
 	defer t.Stop()
 	for {
 		select {
