@@ -26,6 +26,7 @@ import (
 	"github.com/wache/wache/internal/broker/inproc"
 	"github.com/wache/wache/internal/broker/natsbroker"
 	"github.com/wache/wache/internal/convs"
+	"github.com/wache/wache/internal/push"
 	"github.com/wache/wache/internal/relay"
 	"github.com/wache/wache/internal/server"
 	"github.com/wache/wache/internal/store/postgres"
@@ -48,6 +49,10 @@ type Config struct {
 	MaxBlobSize    int64 // bytes per attachment (0: 1 GiB)
 	BlobQuota      int64 // bytes per user per retention window (0: 4 GiB)
 	Log            *slog.Logger
+	// PushContact is the VAPID contact sent to push services (mailto: or
+	// https:); default mailto:push@<first allowed domain>. With Demo, push
+	// endpoints may also be http:// or on private addresses.
+	PushContact string
 	// Broker overrides Broker with an existing instance (tests that run
 	// several nodes on one in-process broker).
 	SharedBroker broker.Broker
@@ -63,6 +68,7 @@ type App struct {
 	Auskunft *auskunft.Service
 	Accounts *accounts.Service
 	Convs    *convs.Service
+	Push     *push.Service // Web Push; implements push.Notifier
 	Server   *server.Server
 	Registry *prometheus.Registry
 	Org      string // organisation id
@@ -154,7 +160,17 @@ func New(ctx context.Context, c Config) (a *App, err error) {
 		}
 	}
 	a.Accounts = accounts.New(a.Store, mailer, accounts.DefaultConfig(c.AllowedDomains), log)
-	a.Accounts.OnRevoke = a.Relay.DeviceRevoked
+	contact := c.PushContact
+	if contact == "" {
+		contact = "mailto:push@" + c.AllowedDomains[0]
+	}
+	if a.Push, err = push.Open(ctx, a.Store.DB(), push.Options{Subject: contact, Dev: c.Demo, Log: log, Registerer: a.Registry}); err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	a.Accounts.OnRevoke = func(ctx context.Context, deviceID string) {
+		a.Relay.DeviceRevoked(ctx, deviceID)
+		a.Push.DeviceRevoked(ctx, deviceID)
+	}
 	org, err := accounts.EnsureOrg(ctx, a.Store, c.OrgName, c.AllowedDomains)
 	if err != nil {
 		return nil, err
@@ -182,7 +198,7 @@ func New(ctx context.Context, c Config) (a *App, err error) {
 		return nil, err
 	}
 	a.base, a.stop = context.WithCancel(context.Background())
-	a.Server = &server.Server{Audit: a.Audit, Auskunft: a.Auskunft, Store: a.Store, Accounts: a.Accounts, Convs: a.Convs, Relay: a.Relay, Log: log,
+	a.Server = &server.Server{Audit: a.Audit, Auskunft: a.Auskunft, Store: a.Store, Accounts: a.Accounts, Convs: a.Convs, Relay: a.Relay, Push: a.Push, Log: log,
 		Registry: a.Registry, AuthRate: c.AuthRate, AuthBurst: 20, HSTS: c.HSTS, Base: a.base, Blobs: a.Blobs.Handler()}
 	go a.Relay.RunRetention(a.base, time.Hour)
 	go a.Blobs.RunRetention(a.base, time.Hour)
@@ -215,6 +231,9 @@ func (a *App) closeAll() error {
 	var err error
 	if a.Relay != nil {
 		err = errors.Join(err, a.Relay.Close())
+	}
+	if a.Push != nil {
+		err = errors.Join(err, a.Push.Close())
 	}
 	if a.Blobs != nil {
 		err = errors.Join(err, a.Blobs.Close())

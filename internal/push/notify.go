@@ -77,6 +77,12 @@ func (s *Service) Notify(ctx context.Context, deviceIDs []string, n Notification
 	if err != nil {
 		return err
 	}
+	s.closeMu.RLock()
+	closed := s.closed
+	s.closeMu.RUnlock()
+	if closed {
+		return errClosed
+	}
 	ids := slices.Clone(deviceIDs)
 	slices.Sort(ids)
 	ids = slices.Compact(ids)

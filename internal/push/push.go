@@ -245,3 +245,7 @@ func loadOrCreateVAPID(ctx context.Context, db *sqldb.DB, now time.Time) (priv, 
 }
 
 var errClosed = wache.Errorf(wache.EUNAVAILABLE, "push service is shutting down")
+
+// Dev reports whether the service accepts development endpoints (http://,
+// private addresses).
+func (s *Service) Dev() bool { return s.opts.Dev }

@@ -51,6 +51,11 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/scan/mrz", s.authed(s.handleScanMRZ()))
 	mux.Handle("POST /api/v1/scan/plate", s.authed(s.handleScanPlate()))
 
+	// Web Push subscriptions of the calling device.
+	mux.Handle("GET /api/v1/push/vapid-key", s.authed(s.handleVAPIDKey()))
+	mux.Handle("POST /api/v1/push/subscriptions", s.authed(s.handlePushSubscribe()))
+	mux.Handle("DELETE /api/v1/push/subscriptions", s.authed(s.handlePushUnsubscribe()))
+
 	// Encrypted attachments (tus): the blob service authenticates itself
 	// and checks membership of the blob's conversation.
 	if s.Blobs != nil {

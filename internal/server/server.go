@@ -16,6 +16,7 @@ import (
 	"github.com/wache/wache/internal/audit"
 	"github.com/wache/wache/internal/auskunft"
 	"github.com/wache/wache/internal/convs"
+	"github.com/wache/wache/internal/push"
 	"github.com/wache/wache/internal/relay"
 	"github.com/wache/wache/internal/store"
 )
@@ -34,6 +35,9 @@ type Server struct {
 	// Auskunft answers police-data queries; Audit is the hash-chained log.
 	Auskunft *auskunft.Service
 	Audit    *audit.Log
+	// Push keeps Web Push subscriptions (nil: push endpoints answer
+	// EUNAVAILABLE).
+	Push *push.Service
 
 	// AuthRate and AuthBurst limit login requests per client address.
 	AuthRate  float64 // per second
