@@ -31,6 +31,11 @@ type ListenHandler struct {
 	Synced        func() // the backlog has been delivered
 	Connected     func()
 	Disconnect    func(err error) // the link dropped; Listen reconnects
+	// Alarm receives every change of an alarm this user can see.
+	Alarm func(a api.Alarm)
+	// Reminder says that an ack-required message still waits for this
+	// user's acknowledgement.
+	Reminder func(convID string, seq int64)
 }
 
 // Listen keeps a live connection open, reconnecting with backoff after
@@ -142,6 +147,14 @@ func (c *Client) listenOnce(ctx context.Context, in Processor, h ListenHandler, 
 			}
 		case api.FrameRevoked:
 			return ErrRevoked
+		case api.FrameAlarm:
+			if f.Alarm != nil && h.Alarm != nil {
+				h.Alarm(*f.Alarm)
+			}
+		case api.FrameReminder:
+			if f.ConvID != "" && f.Seq > 0 && h.Reminder != nil {
+				h.Reminder(f.ConvID, f.Seq)
+			}
 		}
 	}
 }

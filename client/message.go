@@ -21,6 +21,11 @@ type Payload struct {
 	Attachment *attach.Ref `json:"attachment,omitempty"` // key and hash travel only here
 	Location   *Location   `json:"location,omitempty"`
 	Receipt    *Receipt    `json:"receipt,omitempty"`
+	// Alarm is the content of an SOS (TypeAlarm).
+	Alarm *AlarmInfo `json:"alarm,omitempty"`
+	// AlarmID ties a live position or its end to an alarm (set by the
+	// raising device once the server named the alarm).
+	AlarmID string `json:"alarm_id,omitempty"`
 }
 
 // Payload types.
@@ -31,6 +36,7 @@ const (
 	TypeLiveLocation = "live_location" // one update of a live position
 	TypeLiveStop     = "live_stop"     // the live position ends
 	TypeReceipt      = "receipt"
+	TypeAlarm        = "alarm"       // an SOS: note and position, for the alarm, dispatch and escalation groups
 	TypeUnsupported  = "unsupported" // what a receiver makes of anything it cannot read
 )
 
@@ -55,6 +61,44 @@ type Location struct {
 type Receipt struct {
 	Kind string `json:"kind"` // delivered or read
 	Seq  int64  `json:"seq"`
+}
+
+// AlarmInfo is what an SOS says. The server never sees it: it knows only
+// that an alarm exists, its state and who answered.
+type AlarmInfo struct {
+	// ClientID is the raising device's id for the alarm request (the
+	// server's alarm id is unknown while encrypting); api.Alarm carries it.
+	ClientID string    `json:"client_id"`
+	Kind     string    `json:"kind"` // "sos"
+	Note     string    `json:"note,omitempty"`
+	Location *Location `json:"location,omitempty"` // nil without a position fix
+}
+
+// Alarm kinds and bounds.
+const (
+	AlarmKindSOS = "sos"
+	MaxAlarmNote = 500
+	maxIDLen     = 64
+)
+
+// ValidateAlarm checks an alarm's content.
+func ValidateAlarm(a *AlarmInfo) error {
+	switch {
+	case a == nil:
+		return fmt.Errorf("alarm content missing")
+	case a.Kind != AlarmKindSOS:
+		return fmt.Errorf("alarm kind must be %q", AlarmKindSOS)
+	case a.ClientID == "" || len(a.ClientID) > maxIDLen:
+		return fmt.Errorf("alarm client id missing or longer than %d bytes", maxIDLen)
+	case !utf8.ValidString(a.Note) || len(a.Note) > MaxAlarmNote:
+		return fmt.Errorf("alarm note must be valid UTF-8 of at most %d bytes", MaxAlarmNote)
+	}
+	if a.Location != nil {
+		if err := ValidateLocation(a.Location); err != nil {
+			return fmt.Errorf("alarm position: %w", err)
+		}
+	}
+	return nil
 }
 
 // ValidateLocation checks a position for range and sanity.
@@ -95,14 +139,23 @@ func (p *Payload) Validate() error {
 			return fmt.Errorf("attachment reference: %w", err)
 		}
 	case TypeLocation, TypeLiveLocation:
-		return ValidateLocation(p.Location)
+		if err := ValidateLocation(p.Location); err != nil {
+			return err
+		}
 	case TypeLiveStop:
+	case TypeAlarm:
+		if err := ValidateAlarm(p.Alarm); err != nil {
+			return err
+		}
 	case TypeReceipt:
 		if p.Receipt == nil || (p.Receipt.Kind != "delivered" && p.Receipt.Kind != "read") || p.Receipt.Seq <= 0 {
 			return fmt.Errorf("receipt needs kind delivered or read and a sequence number")
 		}
 	default:
 		return fmt.Errorf("unknown payload type %q", p.Type)
+	}
+	if len(p.AlarmID) > maxIDLen || (p.AlarmID != "" && p.Type != TypeLiveLocation && p.Type != TypeLiveStop && p.Type != TypeAlarm) {
+		return fmt.Errorf("alarm reference invalid")
 	}
 	if p.ReplyTo != nil && (p.ReplyTo.Seq <= 0 || len(p.ReplyTo.Excerpt) > 500) {
 		return fmt.Errorf("reply reference invalid")

@@ -26,6 +26,10 @@ type Message struct {
 	Time         time.Time `json:"time"`
 	Epoch        uint64    `json:"epoch"`
 	Payload      Payload   `json:"payload"`
+	// Priority ("", urgent, alarm) and AckRequired come from the envelope:
+	// the sender asked for them, the server relays them in the clear.
+	Priority    string `json:"priority,omitempty"`
+	AckRequired bool   `json:"ack_required,omitempty"`
 	// Undecryptable says why a message could not be read (sent before this
 	// device joined, tampered with, …); Payload is then empty.
 	Undecryptable string `json:"undecryptable,omitempty"`
@@ -68,6 +72,11 @@ type outboxItem struct {
 	ClientID string `json:"client_id"`
 	Epoch    int64  `json:"epoch"`
 	Payload  []byte `json:"payload"`
+	// The send options travel with the item so that a retry after a
+	// restart keeps the priority and the acknowledgement request.
+	Priority    string `json:"priority,omitempty"`
+	AckRequired bool   `json:"ack_required,omitempty"`
+	RemindAfter int    `json:"remind_after_s,omitempty"`
 }
 
 // OpenMessenger loads the device's profile and MLS state from st.
@@ -407,6 +416,14 @@ func (m *Messenger) commitLocked(ctx context.Context, convID string, g mls.Group
 // Send encrypts a payload for the conversation and sends it; it is kept in
 // the outbox until the server acknowledges it.
 func (m *Messenger) Send(ctx context.Context, convID string, p Payload) (*api.PostEnvelopeResponse, error) {
+	return m.SendWith(ctx, convID, p, SendOptions{})
+}
+
+// SendWith is Send with a priority and an acknowledgement request.
+func (m *Messenger) SendWith(ctx context.Context, convID string, p Payload, o SendOptions) (*api.PostEnvelopeResponse, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	b, err := EncodePayload(p)
 	if err != nil {
 		return nil, wache.Errorf(wache.EINVALID, "%s", err)
@@ -425,7 +442,8 @@ func (m *Messenger) Send(ctx context.Context, convID string, p Payload) (*api.Po
 	if err == nil {
 		err = m.saveGroup(ctx, convID, g) // the sender ratchet moved: never reuse a key
 	}
-	item := outboxItem{ConvID: convID, ClientID: NewClientID(), Epoch: int64(g.Epoch()), Payload: ct}
+	item := outboxItem{ConvID: convID, ClientID: NewClientID(), Epoch: int64(g.Epoch()), Payload: ct,
+		Priority: o.Priority, AckRequired: o.AckRequired, RemindAfter: o.remindSeconds()}
 	if err == nil {
 		err = m.outboxLocked(ctx, func(o []outboxItem) []outboxItem { return append(o, item) })
 	}
@@ -437,7 +455,8 @@ func (m *Messenger) Send(ctx context.Context, convID string, p Payload) (*api.Po
 }
 
 func (m *Messenger) deliver(ctx context.Context, it outboxItem) (*api.PostEnvelopeResponse, error) {
-	res, err := m.API.PostEnvelope(ctx, it.ConvID, api.PostEnvelopeRequest{ClientID: it.ClientID, Kind: string(wache.EnvApp), Epoch: it.Epoch, Payload: it.Payload})
+	res, err := m.API.PostEnvelope(ctx, it.ConvID, api.PostEnvelopeRequest{ClientID: it.ClientID, Kind: string(wache.EnvApp), Epoch: it.Epoch, Payload: it.Payload,
+		Priority: it.Priority, AckRequired: it.AckRequired, RemindAfter: it.RemindAfter})
 	if err != nil && Retryable(err) {
 		return nil, err // stays in the outbox
 	}
@@ -487,6 +506,10 @@ func (m *Messenger) FlushOutbox(ctx context.Context) (int, error) {
 			m.Log.Warn("outbox item refused", "conv", it.ConvID, "err", err)
 		}
 	}
+	left += m.flushReceipts(ctx)
+	if err := m.flushPendingAlarm(ctx); err != nil && Retryable(err) {
+		left++
+	}
 	return left, nil
 }
 
@@ -500,6 +523,9 @@ func (m *Messenger) Process(ctx context.Context, env api.Envelope, _ func(api.En
 	}
 	if msg != nil && m.OnMessage != nil {
 		m.OnMessage(*msg)
+	}
+	if msg != nil && msg.AckRequired {
+		m.flushReceipts(ctx) // "delivered" goes out once the message is handed over
 	}
 	return msg != nil, nil
 }
@@ -542,7 +568,8 @@ func (m *Messenger) processLocked(ctx context.Context, env api.Envelope) (*Messa
 			return nil, err
 		}
 	default:
-		msg = &Message{ConvID: env.ConvID, Seq: env.Seq, SenderID: env.SenderID, SenderDevice: env.SenderDevice, Time: env.CreatedAt}
+		msg = &Message{ConvID: env.ConvID, Seq: env.Seq, SenderID: env.SenderID, SenderDevice: env.SenderDevice, Time: env.CreatedAt,
+			Priority: env.Priority, AckRequired: env.AckRequired}
 		res, err := g.Process(env.Payload)
 		switch {
 		case errors.Is(err, mls.ErrOwnMessage):
@@ -564,6 +591,16 @@ func (m *Messenger) processLocked(ctx context.Context, env api.Envelope) (*Messa
 				if err := m.st.Save(ctx, attachmentKey(env.ConvID, env.Seq), b); err != nil {
 					return nil, err
 				}
+			}
+			if err := m.recordAlarmLocked(ctx, msg); err != nil {
+				return nil, err
+			}
+		}
+		if msg != nil && msg.AckRequired && msg.SenderID != m.prof.UserID {
+			// "Delivered" is this device's answer to the sender's request,
+			// also when it cannot read the message.
+			if err := m.queueReceiptLocked(ctx, env.ConvID, env.Seq, api.ReceiptDelivered); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -699,6 +736,9 @@ func (m *Messenger) Sync(ctx context.Context, convID string) error {
 		err = m.catchUpLocked(ctx, convID)
 	}
 	m.mu.Unlock()
+	if err == nil {
+		m.flushReceipts(ctx)
+	}
 	return err
 }
 
