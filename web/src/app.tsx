@@ -23,6 +23,8 @@ export async function boot() {
     subscribe();
     const mins = Number(localStorage.getItem('wache.autolock') || 5);
     await b.setAutoLock(mins).catch(() => {});
+    // Time to interactive for docs/design/webapp.md: the first screen the user can act on.
+    performance.mark('wache-interactive');
     if (r.state === 'new') phase.set('login');
     else if (r.state === 'locked') {
       lockedEmail.set(r.email || '');
