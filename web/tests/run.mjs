@@ -1,0 +1,463 @@
+// Browser tests of the Wache app: Playwright (playwright-core) driving
+// Debian's Chromium headless against a real node. Started by
+// web/browser_test.go, which passes:
+//   WACHE_URL       the app (through a proxy the test can cut)
+//   WACHE_MAIL_DIR  where the node's file mailer writes login codes
+//   WACHE_CONTROL   POST /down and /up: cut and restore the server
+//   WACHE_BIN       the wache CLI, a third member of the MLS group
+//   WACHE_WORK      scratch directory; WACHE_RESULTS: screenshots, logs, figures
+import { chromium } from 'playwright-core';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readdirSync, readFileSync, writeFileSync, mkdirSync, statSync, existsSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
+
+const run = promisify(execFile);
+const URL_ = process.env.WACHE_URL;
+const MAIL = process.env.WACHE_MAIL_DIR;
+const CONTROL = process.env.WACHE_CONTROL;
+const BIN = process.env.WACHE_BIN;
+const WORK = process.env.WACHE_WORK;
+const OUT = process.env.WACHE_RESULTS || 'test-results';
+const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
+for (const [k, v] of Object.entries({ WACHE_URL: URL_, WACHE_MAIL_DIR: MAIL, WACHE_CONTROL: CONTROL, WACHE_BIN: BIN, WACHE_WORK: WORK })) {
+  if (!v) throw new Error(`${k} is not set: run through web/browser_test.go`);
+}
+mkdirSync(OUT, { recursive: true });
+
+const D = '@polizei.example';
+const ANNA = 'anna.schmidt' + D, BEN = 'ben.mueller' + D, CLARA = 'clara.wagner' + D, DENIZ = 'deniz.yilmaz' + D;
+const PIN = 'wache-pin-2468';
+const GROUP = 'Streife Nord';
+const T = 30000; // default wait for anything that crosses the network
+const PHONE = { width: 375, height: 667 };
+const DESKTOP = { width: 1280, height: 800 };
+const figures = {};
+
+const log = (...a) => console.log(new Date().toISOString().slice(11, 23), ...a);
+let stepName = '';
+async function step(name, fn) {
+  stepName = name;
+  log('▶', name);
+  const t0 = Date.now();
+  await fn();
+  log('✓', name, `${Date.now() - t0} ms`);
+}
+
+// ---- helpers: mail codes, CLI, server control ----
+
+function mailFiles(email) {
+  if (!existsSync(MAIL)) return [];
+  return readdirSync(MAIL).filter((f) => f.endsWith(`-${email}.eml`)).sort();
+}
+
+async function newCode(email, before) {
+  const end = Date.now() + T;
+  while (Date.now() < end) {
+    const files = mailFiles(email);
+    if (files.length > before) {
+      const m = readFileSync(join(MAIL, files[files.length - 1]), 'utf8').match(/Anmeldecode: (\d{6})/);
+      if (m) return m[1];
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no login mail for ${email}`);
+}
+
+async function cli(...args) {
+  const env = { ...process.env, WACHE_SERVER: URL_, WACHE_HOME: join(WORK, 'clara'), WACHE_PASSPHRASE: 'clara-cli-pass' };
+  try {
+    const { stdout } = await run(BIN, args, { env, timeout: 60000 });
+    return stdout;
+  } catch (e) {
+    throw new Error(`wache ${args.join(' ')}: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+  }
+}
+
+async function server(state) {
+  const r = await fetch(`${CONTROL}/${state}`, { method: 'POST' });
+  assert.equal(r.status, 200);
+}
+
+async function until(what, fn, ms = T) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try {
+      if (await fn()) return;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ': ' + last.message : ''}`);
+}
+
+// ---- browser ----
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+});
+const pages = [];
+
+async function officer(label, geo, viewport = PHONE) {
+  const ctx = await browser.newContext({
+    viewport, locale: 'de-DE', timezoneId: 'Europe/Berlin',
+    geolocation: geo, permissions: ['geolocation'],
+  });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(T);
+  const lines = [];
+  page.on('console', (m) => lines.push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => { lines.push(`[pageerror] ${e.message}`); log(label, 'page error:', e.message); });
+  pages.push({ label, page, lines });
+  return { ctx, page, label };
+}
+
+async function shot(page, name) {
+  const path = join(OUT, `${name}.png`);
+  await page.screenshot({ path });
+  return path;
+}
+
+async function openApp(page) {
+  await page.goto(URL_ + '/');
+}
+
+async function login(o, email, deviceName) {
+  const { page } = o;
+  await openApp(page);
+  await page.waitForSelector('#email');
+  await page.fill('#email', email);
+  const before = mailFiles(email).length;
+  await page.click('form button[type=submit]');
+  const code = await newCode(email, before);
+  await page.waitForSelector('#code');
+  await page.fill('#code', code);
+  await page.fill('#device', deviceName);
+  await page.fill('#pin', PIN);
+  await page.fill('#pin2', PIN);
+  await page.click('form button[type=submit]');
+  await page.waitForSelector('[data-testid=chat-list], .chatlist .muted', { timeout: 60000 });
+}
+
+async function openChat(page, name) {
+  if (!(await page.locator('#composer-text').isVisible().catch(() => false)) ||
+      !(await page.locator('#chat-h', { hasText: name }).isVisible().catch(() => false))) {
+    await page.goto(URL_ + '/#/');
+    await page.locator('.chats a', { hasText: name }).first().click();
+  }
+  await page.waitForSelector('#composer-text');
+}
+
+async function sendText(page, text) {
+  await page.fill('#composer-text', text);
+  await page.keyboard.press('Enter');
+}
+
+const msgWith = (page, text) => page.locator('[data-testid=msg]', { hasText: text });
+
+async function unlockIfAsked(page) {
+  const pin = page.locator('#unlock-pin');
+  if (await pin.isVisible().catch(() => false)) {
+    await pin.fill(PIN);
+    await page.keyboard.press('Enter');
+  }
+}
+
+// ---- the tests ----
+
+let failed = false;
+try {
+  const A = await officer('anna', { latitude: 52.52003, longitude: 13.40495, accuracy: 12 });
+  const B = await officer('ben', { latitude: 52.5163, longitude: 13.3777, accuracy: 20 });
+
+  await step('cold load: time to interactive, wasm size', async () => {
+    await openApp(A.page);
+    await A.page.waitForSelector('#email');
+    figures.tti_cold_ms = await A.page.evaluate(() => Math.round(performance.getEntriesByName('wache-interactive')[0]?.startTime ?? -1));
+    // warm: the same profile again (HTTP cache and service worker)
+    await A.page.evaluate(() => navigator.serviceWorker.ready);
+    await A.page.reload();
+    await A.page.waitForSelector('#email');
+    figures.tti_warm_ms = await A.page.evaluate(() => Math.round(performance.getEntriesByName('wache-interactive')[0]?.startTime ?? -1));
+    for (const f of ['wache.wasm', 'wache.wasm.gz']) {
+      if (existsSync(join(DIST, f))) figures[f.replace('.', '_').replace('.', '_') + '_bytes'] = statSync(join(DIST, f)).size;
+    }
+    await A.page.evaluate(() => navigator.serviceWorker.controller !== null).then((c) => assert.ok(c, 'service worker controls the page'));
+  });
+
+  await step('login screen (phone, desktop)', async () => {
+    await shot(A.page, 'login-phone');
+    await A.page.setViewportSize(DESKTOP);
+    await shot(A.page, 'login-desktop');
+    await A.page.setViewportSize(PHONE);
+  });
+
+  await step('wrong code: clear message, stays on the form', async () => {
+    const { page } = A;
+    await page.fill('#email', ANNA);
+    const before = mailFiles(ANNA).length;
+    await page.click('form button[type=submit]');
+    const real = await newCode(ANNA, before);
+    const wrong = real === '000000' ? '111111' : '000000';
+    await page.fill('#code', wrong);
+    await page.fill('#pin', PIN);
+    await page.fill('#pin2', PIN);
+    await page.click('form button[type=submit]');
+    const err = page.locator('[data-testid=login-error]');
+    await err.waitFor();
+    assert.match(await err.innerText(), /Code ist falsch/);
+    await shot(page, 'wrong-code-phone');
+  });
+
+  await step('the CLI (clara) logs in', async () => {
+    const before = mailFiles(CLARA).length;
+    await cli('login', CLARA);
+    const code = await newCode(CLARA, before);
+    await cli('login', '--code', code, '--device-name', 'CLI test', CLARA);
+  });
+
+  await step('anna and ben log in', async () => {
+    await login(A, ANNA, 'Browser Anna');
+    await login(B, BEN, 'Browser Ben');
+  });
+
+  await step('anna creates the group with ben and the CLI', async () => {
+    const { page } = A;
+    await page.goto(URL_ + '/#/new');
+    await page.check('input[name=kind][value=group]');
+    await page.fill('#chat-name', GROUP);
+    for (const who of ['ben', 'clara']) {
+      await page.fill('#user-q', who);
+      await page.locator('.results button').first().click();
+    }
+    await page.click('form button[type=submit]');
+    await page.waitForSelector('#composer-text');
+    await sendText(page, 'Hallo aus dem Browser');
+    await until('anna\'s message sent', async () => (await msgWith(page, 'Hallo aus dem Browser').getAttribute('class')).match(/sent|delivered|read/));
+  });
+
+  await step('ben sees the chat with an unread count and reads the message', async () => {
+    const { page } = B;
+    await page.goto(URL_ + '/#/');
+    await until('chat in ben\'s list', () => page.locator('.chats a', { hasText: GROUP }).isVisible());
+    await until('unread count', async () => Number(await page.locator('.chats a', { hasText: GROUP }).locator('[data-testid=unread]').innerText()) >= 1);
+    await shot(page, 'chatlist-phone');
+    await page.setViewportSize(DESKTOP);
+    await shot(page, 'chatlist-desktop');
+    await page.setViewportSize(PHONE);
+    await openChat(page, GROUP);
+    await msgWith(page, 'Hallo aus dem Browser').waitFor();
+    await sendText(page, 'Verstanden, bin unterwegs.');
+    await msgWith(A.page, 'Verstanden, bin unterwegs.').waitFor();
+  });
+
+  await step('anna replies to ben; the reply quotes him', async () => {
+    const { page } = A;
+    await msgWith(page, 'Verstanden').locator('button[aria-label^=Antworten]').click();
+    await sendText(page, 'Danke, bis gleich.');
+    await msgWith(B.page, 'Danke, bis gleich.').locator('.quote', { hasText: 'Verstanden' }).waitFor();
+  });
+
+  await step('anna sends a photo; ben sees the thumbnail and opens the decrypted photo', async () => {
+    // A real picture: a screenshot of the app, 1280x800 PNG, resized by the app on the device.
+    const png = await A.page.screenshot({ fullPage: false });
+    await A.page.click('button[aria-label=Anhängen]');
+    await A.page.setInputFiles('[data-testid=input-photo]', { name: 'einsatzort.png', mimeType: 'image/png', buffer: png });
+    const mine = A.page.locator('[data-testid=msg][data-type=attachment]').last();
+    await mine.waitFor();
+    await until('photo sent', async () => (await mine.getAttribute('class')).match(/sent|delivered|read/), 60000);
+    const theirs = B.page.locator('[data-testid=msg][data-type=attachment]').last();
+    await theirs.locator('[data-testid=photo-thumb]').waitFor();
+    await theirs.locator('button', { hasText: 'Öffnen' }).click();
+    const full = theirs.locator('[data-testid=photo-full]');
+    await full.waitFor();
+    await until('photo decoded', () => full.evaluate((img) => img.complete && img.naturalWidth > 0));
+    const w = await full.evaluate((img) => img.naturalWidth);
+    assert.ok(w <= 1600 && w > 100, `resized photo width ${w}`);
+  });
+
+  await step('anna sends her location; ben sees it on the offline map', async () => {
+    await A.page.click('button[aria-label=Anhängen]');
+    await A.page.click('text=Standort senden');
+    const loc = B.page.locator('[data-testid=msg][data-type=location]').last();
+    await loc.waitFor();
+    await loc.locator('[data-testid=offline-map]').waitFor();
+    assert.match(await loc.innerText(), /52\.52003, 13\.40495/);
+  });
+
+  await step('the CLI reads the browsers\' messages and writes to them', async () => {
+    let out = '';
+    await until('CLI sees the browser message', async () => {
+      out += await cli('read', GROUP);
+      return out.includes('Hallo aus dem Browser');
+    }, 60000);
+    assert.match(out, /Verstanden, bin unterwegs/);
+    await cli('send', GROUP, 'Gruß von der Kommandozeile');
+    await msgWith(A.page, 'Gruß von der Kommandozeile').waitFor();
+    await msgWith(B.page, 'Gruß von der Kommandozeile').waitFor();
+  });
+
+  await step('read receipts: anna sees ben has read', async () => {
+    await until('read state', async () => (await A.page.locator('[data-testid=msg].mine [data-status=read]').count()) > 0);
+  });
+
+  await step('screenshots: chat with photo and location', async () => {
+    for (const o of [A, B]) {
+      await o.page.locator('[data-testid=messages]').evaluate((el) => { el.scrollTop = el.scrollHeight; });
+    }
+    await shot(B.page, 'chat-phone');
+    await B.page.setViewportSize(DESKTOP);
+    await B.page.waitForTimeout(300);
+    await shot(B.page, 'chat-desktop');
+    await B.page.setViewportSize(PHONE);
+  });
+
+  await step('ben goes offline; anna sends; ben comes back and receives', async () => {
+    await B.ctx.setOffline(true);
+    await sendText(A.page, 'Während du offline warst');
+    await msgWith(A.page, 'Während du offline warst').waitFor();
+    // ben types while offline: pending, kept, sent on return
+    await sendText(B.page, 'Offline geschrieben');
+    const pend = msgWith(B.page, 'Offline geschrieben');
+    await pend.waitFor();
+    await B.page.waitForTimeout(1500);
+    assert.equal(await msgWith(B.page, 'Während du offline warst').count(), 0, 'nothing arrives while offline');
+    await shot(B.page, 'offline-phone');
+    await B.ctx.setOffline(false);
+    await msgWith(B.page, 'Während du offline warst').waitFor({ timeout: 60000 });
+    await msgWith(A.page, 'Offline geschrieben').waitFor({ timeout: 60000 });
+    await until('pending went out', async () => !(await pend.getAttribute('class')).includes('pending'));
+  });
+
+  await step('the server goes away: banner, draft kept across a reload, sent when back', async () => {
+    const { page } = A;
+    await openChat(page, GROUP);
+    await server('down');
+    await page.locator('[data-testid=connection-banner]').waitFor({ timeout: 60000 });
+    await page.fill('#composer-text', 'Entwurf ohne Server');
+    await page.waitForTimeout(800); // the draft is saved after a short pause
+    await shot(page, 'server-gone-phone');
+    // reload with the server gone: the service worker serves the app shell
+    await page.reload();
+    await unlockIfAsked(page);
+    await openChat(page, GROUP);
+    await until('draft restored', async () => (await page.inputValue('#composer-text')) === 'Entwurf ohne Server');
+    await page.keyboard.press('Enter');
+    await msgWith(page, 'Entwurf ohne Server').waitFor();
+    await server('up');
+    await msgWith(B.page, 'Entwurf ohne Server').waitFor({ timeout: 90000 });
+    await until('banner gone', async () => !(await page.locator('[data-testid=connection-banner]').isVisible()), 60000);
+  });
+
+  await step('devices: anna revokes her second browser; it shows the session ended and erases its data', async () => {
+    const C = await officer('anna-2', { latitude: 52.5, longitude: 13.4, accuracy: 30 });
+    await login(C, ANNA, 'Zweitgerät');
+    await A.page.goto(URL_ + '/#/devices');
+    const row = A.page.locator('[data-testid=devices] li', { hasText: 'Zweitgerät' });
+    await row.waitFor();
+    await shot(A.page, 'devices-phone');
+    await A.page.setViewportSize(DESKTOP);
+    await shot(A.page, 'devices-desktop');
+    await A.page.setViewportSize(PHONE);
+    A.page.once('dialog', (d) => d.accept());
+    await row.locator('button', { hasText: 'Sperren' }).click();
+    await row.locator('.tag.bad').waitFor();
+    // the revoked browser learns it at its next contact with the server
+    await until('session ended notice', async () => {
+      if (await C.page.locator('[data-testid=login-notice]').isVisible()) return true;
+      await C.page.goto(URL_ + '/#/devices').catch(() => {});
+      await C.page.reload().catch(() => {});
+      await C.page.waitForTimeout(1000);
+      await unlockIfAsked(C.page);
+      return false;
+    }, 60000);
+    assert.match(await C.page.locator('[data-testid=login-notice]').innerText(), /gelöscht/);
+    await shot(C.page, 'session-ended-phone');
+    // local data erased: a reload starts at the login form
+    await C.page.reload();
+    await C.page.waitForSelector('#email');
+  });
+
+  await step('corrupted IndexedDB: clear message and re-enrolment', async () => {
+    const Dn = await officer('deniz', { latitude: 52.4, longitude: 13.3, accuracy: 30 });
+    await login(Dn, DENIZ, 'Browser Deniz');
+    const n = await Dn.page.evaluate(() => new Promise((resolve, reject) => {
+      const req = indexedDB.open('wache');
+      req.onerror = () => reject(req.error);
+      req.onsuccess = () => {
+        const db = req.result;
+        const names = [...db.objectStoreNames];
+        if (!names.length) return resolve(0);
+        const tx = db.transaction(names, 'readwrite');
+        let count = 0;
+        for (const s of names) {
+          const st = tx.objectStore(s);
+          st.openCursor().onsuccess = (e) => {
+            const cur = e.target.result;
+            if (!cur) return;
+            const junk = new Uint8Array(64);
+            crypto.getRandomValues(junk);
+            cur.update(junk);
+            count++;
+            cur.continue();
+          };
+        }
+        tx.oncomplete = () => { db.close(); resolve(count); };
+        tx.onerror = () => reject(tx.error);
+      };
+    }));
+    assert.ok(n > 0, 'IndexedDB has records to corrupt');
+    await Dn.page.reload();
+    await until('corrupt screen', async () => {
+      if (await Dn.page.locator('[data-testid=corrupt-message]').isVisible()) return true;
+      await unlockIfAsked(Dn.page);
+      return false;
+    });
+    await shot(Dn.page, 'corrupt-phone');
+    await Dn.page.click('text=Lokale Daten löschen und neu anmelden');
+    await Dn.page.waitForSelector('#email');
+    await login(Dn, DENIZ, 'Browser Deniz neu');
+  });
+
+  await step('English UI', async () => {
+    await B.page.goto(URL_ + '/#/settings');
+    await B.page.selectOption('#set-lang', 'en');
+    await B.page.locator('h1', { hasText: 'Settings' }).waitFor();
+    await B.page.selectOption('#set-lang', 'de');
+  });
+
+  await step('keyboard: the composer and send button are reachable with Tab', async () => {
+    const { page } = B;
+    await openChat(page, GROUP);
+    await page.focus('#composer-text');
+    await page.keyboard.type('Per Tastatur');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Senden');
+    await page.keyboard.press('Enter');
+    await msgWith(A.page, 'Per Tastatur').waitFor();
+  });
+
+  await step('encrypt/decrypt per message (bridge bench, if offered)', async () => {
+    const b = await A.page.evaluate(async () => (window.wache && typeof window.wache.bench === 'function') ? await window.wache.bench() : null);
+    if (b) figures.bench = b;
+  });
+} catch (e) {
+  failed = true;
+  console.error(`FAILED in step "${stepName}": ${e.stack || e}`);
+  for (const { label, page } of pages) {
+    await page.screenshot({ path: join(OUT, `failure-${label}.png`) }).catch(() => {});
+  }
+} finally {
+  for (const { label, lines } of pages) writeFileSync(join(OUT, `console-${label}.log`), lines.join('\n'));
+  writeFileSync(join(OUT, 'measurements.json'), JSON.stringify(figures, null, 2));
+  log('figures', JSON.stringify(figures));
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
