@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/wache/wache/internal/accounts"
+	"github.com/wache/wache/internal/alarm"
 	"github.com/wache/wache/internal/audit"
 	"github.com/wache/wache/internal/auskunft"
 	"github.com/wache/wache/internal/blob"
@@ -69,6 +70,7 @@ type App struct {
 	Accounts *accounts.Service
 	Convs    *convs.Service
 	Push     *push.Service // Web Push; implements push.Notifier
+	Alarms   *alarm.Service
 	Server   *server.Server
 	Registry *prometheus.Registry
 	Org      string // organisation id
@@ -77,6 +79,7 @@ type App struct {
 	base       context.Context
 	stop       context.CancelFunc
 	ownsBroker bool
+	alarmsDone chan struct{} // closed when the alarm timers stopped
 	closeOnce  sync.Once
 	closeErr   error
 }
@@ -197,10 +200,15 @@ func New(ctx context.Context, c Config) (a *App, err error) {
 	if a.Auskunft, err = auskunft.New(auskunft.Config{Store: akStore, Audit: a.Audit}); err != nil {
 		return nil, err
 	}
+	if a.Alarms, err = alarm.New(ctx, a.Store.DB(), a.Store, a.Relay, alarm.Options{Audit: a.Audit, Push: alarmPusher{a.Push}, Log: log}); err != nil {
+		return nil, fmt.Errorf("alarms: %w", err)
+	}
 	a.base, a.stop = context.WithCancel(context.Background())
-	a.Server = &server.Server{Audit: a.Audit, Auskunft: a.Auskunft, Store: a.Store, Accounts: a.Accounts, Convs: a.Convs, Relay: a.Relay, Push: a.Push, Log: log,
+	a.Server = &server.Server{Alarms: a.Alarms, Audit: a.Audit, Auskunft: a.Auskunft, Store: a.Store, Accounts: a.Accounts, Convs: a.Convs, Relay: a.Relay, Push: a.Push, Log: log,
 		Registry: a.Registry, AuthRate: c.AuthRate, AuthBurst: 20, HSTS: c.HSTS, Base: a.base, Blobs: a.Blobs.Handler()}
 	go a.Relay.RunRetention(a.base, time.Hour)
+	a.alarmsDone = make(chan struct{})
+	go func() { defer close(a.alarmsDone); a.Alarms.Run(a.base) }() // deadlines and reminders
 	go a.Blobs.RunRetention(a.base, time.Hour)
 	go a.Audit.RunRetention(a.base, 6*time.Hour, log) // § 76 BDSG deletion
 	return a, nil
@@ -229,6 +237,9 @@ func (a *App) Close() error {
 
 func (a *App) closeAll() error {
 	var err error
+	if a.alarmsDone != nil {
+		<-a.alarmsDone // stopped by EndSessions; it posts through the relay
+	}
 	if a.Relay != nil {
 		err = errors.Join(err, a.Relay.Close())
 	}

@@ -42,6 +42,20 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	mux.Handle("GET /api/v1/ws", s.authed(s.handleWebSocket()))
 
+	// Acknowledgement requests and alarms (issue 6).
+	mux.Handle("POST /api/v1/conversations/{id}/envelopes/{seq}/receipt", s.authed(s.handlePostReceipt()))
+	mux.Handle("GET /api/v1/conversations/{id}/envelopes/{seq}/receipts", s.authed(s.handleReceipts()))
+	mux.Handle("POST /api/v1/conversations/{id}/envelopes/{seq}/close", s.authed(s.handleCloseAckRequest()))
+	mux.Handle("GET /api/v1/units", s.authed(s.handleUnits()))
+	mux.Handle("PUT /api/v1/units/{id}/alarm-policy", s.authed(s.handlePutAlarmPolicy()))
+	mux.Handle("GET /api/v1/alarms/policy", s.authed(s.handleAlarmPolicy()))
+	mux.Handle("POST /api/v1/alarms", s.authed(s.handleRaiseAlarm()))
+	mux.Handle("GET /api/v1/alarms", s.authed(s.handleAlarms()))
+	mux.Handle("GET /api/v1/alarms/{id}", s.authed(s.handleAlarm()))
+	mux.Handle("POST /api/v1/alarms/{id}/responses", s.authed(s.handleAlarmResponse()))
+	mux.Handle("POST /api/v1/alarms/{id}/end", s.authed(s.handleEndAlarm()))
+	mux.Handle("PUT /api/v1/alarms/{id}/escalation", s.authed(s.handleReplaceEscalation()))
+
 	// Auskunft and the audit log (role checks inside the services).
 	mux.Handle("POST /api/v1/auskunft/query", s.authed(s.handleAuskunftQuery()))
 	mux.Handle("POST /api/v1/auskunft/import", s.authed(s.handleAuskunftImport()))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/wache/wache/internal/accounts"
+	"github.com/wache/wache/internal/alarm"
 	"github.com/wache/wache/internal/audit"
 	"github.com/wache/wache/internal/auskunft"
 	"github.com/wache/wache/internal/convs"
@@ -35,6 +36,8 @@ type Server struct {
 	// Auskunft answers police-data queries; Audit is the hash-chained log.
 	Auskunft *auskunft.Service
 	Audit    *audit.Log
+	// Alarms serves receipts, acknowledgement requests and alarms (nil: off).
+	Alarms *alarm.Service
 	// Push keeps Web Push subscriptions (nil: push endpoints answer
 	// EUNAVAILABLE).
 	Push *push.Service
