@@ -214,6 +214,11 @@ try {
     await err.waitFor();
     assert.match(await err.innerText(), /Code ist falsch/);
     await shot(page, 'wrong-code-phone');
+    // the right code still works (one wrong try of five)
+    await page.fill('#code', real);
+    await page.fill('#device', 'Browser Anna');
+    await page.click('form button[type=submit]');
+    await page.waitForSelector('[data-testid=chat-list], .chatlist .muted', { timeout: 60000 });
   });
 
   await step('the CLI (clara) logs in', async () => {
@@ -223,8 +228,7 @@ try {
     await cli('login', '--code', code, '--device-name', 'CLI test', CLARA);
   });
 
-  await step('anna and ben log in', async () => {
-    await login(A, ANNA, 'Browser Anna');
+  await step('ben logs in', async () => {
     await login(B, BEN, 'Browser Ben');
   });
 

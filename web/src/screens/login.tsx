@@ -43,7 +43,7 @@ export function Login() {
       await enterMain();
     } catch (x) {
       const c = errCode(x);
-      setErr(c === 'EINVALID' || c === 'EUNAUTHORIZED' ? t('wrongCode') : errMsg(x));
+      setErr(c === 'EINVALID' || c === 'EUNAUTHORIZED' || c === 'EEXPIRED' ? t('wrongCode') : errMsg(x));
     } finally {
       setBusy(false);
     }
