@@ -9,21 +9,32 @@ LDFLAGS   := -s -w -X main.Version=$(VERSION)
 # Tests against PostgreSQL use this server (trust auth, database test).
 export WACHE_TEST_POSTGRES ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: all build run test test-short fuzz bench vet fmt clean
+.PHONY: all build web run test test-short fuzz bench vet fmt clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/wache
 
-run: build
+# web builds the browser app into web/dist (embedded by package web): the Go
+# client core as WebAssembly (gzip twin served to browsers that accept it),
+# then the TypeScript UI with npm.
+web:
+	mkdir -p web/public web/dist
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags=-s -o web/public/wache.wasm ./web/wasm
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" web/public/wasm_exec.js
+	npm ci --prefix web --no-audit --no-fund && npm run --prefix web build
+	gzip -9 -n -k -f web/dist/wache.wasm
+
+run: web
+	$(MAKE) build
 	./$(BIN) serve --demo --data $(DATA) --addr $(ADDR)
 
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
-test: vet
+test: vet web
 	$(GO) test -count=1 -timeout 30m ./...
 
 test-short:

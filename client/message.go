@@ -21,6 +21,9 @@ type Payload struct {
 	Attachment *attach.Ref `json:"attachment,omitempty"` // key and hash travel only here
 	Location   *Location   `json:"location,omitempty"`
 	Receipt    *Receipt    `json:"receipt,omitempty"`
+	// Thumbnail is a small preview of an attachment (a data: URL, see
+	// ValidateThumbnail), so that receivers show it before downloading.
+	Thumbnail string `json:"thumbnail,omitempty"`
 	// Alarm is the content of an SOS (TypeAlarm).
 	Alarm *AlarmInfo `json:"alarm,omitempty"`
 	// AlarmID ties a live position or its end to an alarm (set by the
@@ -156,6 +159,9 @@ func (p *Payload) Validate() error {
 	}
 	if len(p.AlarmID) > maxIDLen || (p.AlarmID != "" && p.Type != TypeLiveLocation && p.Type != TypeLiveStop && p.Type != TypeAlarm) {
 		return fmt.Errorf("alarm reference invalid")
+	}
+	if err := ValidateThumbnail(p.Thumbnail); err != nil {
+		return err
 	}
 	if p.ReplyTo != nil && (p.ReplyTo.Seq <= 0 || len(p.ReplyTo.Excerpt) > 500) {
 		return fmt.Errorf("reply reference invalid")

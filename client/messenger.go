@@ -457,7 +457,8 @@ func (m *Messenger) SendWith(ctx context.Context, convID string, p Payload, o Se
 func (m *Messenger) deliver(ctx context.Context, it outboxItem) (*api.PostEnvelopeResponse, error) {
 	res, err := m.API.PostEnvelope(ctx, it.ConvID, api.PostEnvelopeRequest{ClientID: it.ClientID, Kind: string(wache.EnvApp), Epoch: it.Epoch, Payload: it.Payload,
 		Priority: it.Priority, AckRequired: it.AckRequired, RemindAfter: it.RemindAfter})
-	if err != nil && Retryable(err) {
+	// A caller's deadline is no refusal: the item stays for a later flush.
+	if err != nil && (Retryable(err) || ctx.Err() != nil) {
 		return nil, err // stays in the outbox
 	}
 	m.mu.Lock()

@@ -47,6 +47,27 @@ var defaultKDF = vaultHeader{V: 1, Time: 2, Memory: 64 * 1024, Threads: 2}
 // OpenVault opens (or, on first use, creates) the encrypted state inside
 // inner. A wrong passphrase returns ErrWrongPassphrase.
 func OpenVault(ctx context.Context, inner State, passphrase []byte) (*Vault, error) {
+	return openVault(ctx, inner, passphrase, defaultKDF)
+}
+
+// KDFParams are the Argon2id costs of a new vault.
+type KDFParams struct {
+	Time      uint32
+	MemoryKiB uint32
+	Threads   uint8
+}
+
+// OpenVaultKDF is OpenVault with the Argon2id costs to use if the vault is
+// created now (the browser app, where WebAssembly runs Argon2 on one thread
+// without SIMD, uses lighter ones); an existing vault keeps its own.
+func OpenVaultKDF(ctx context.Context, inner State, passphrase []byte, p KDFParams) (*Vault, error) {
+	if p.Time < 1 || p.Time > 64 || p.MemoryKiB < 8*1024 || p.MemoryKiB > 1<<22 || p.Threads < 1 {
+		return nil, fmt.Errorf("Argon2id parameters out of range")
+	}
+	return openVault(ctx, inner, passphrase, vaultHeader{V: 1, Time: p.Time, Memory: p.MemoryKiB, Threads: p.Threads})
+}
+
+func openVault(ctx context.Context, inner State, passphrase []byte, kdf vaultHeader) (*Vault, error) {
 	if len(passphrase) < 4 {
 		return nil, fmt.Errorf("the passphrase or PIN needs at least 4 characters")
 	}
@@ -56,7 +77,7 @@ func OpenVault(ctx context.Context, inner State, passphrase []byte) (*Vault, err
 	}
 	var h vaultHeader
 	if raw == nil {
-		h = defaultKDF
+		h = kdf
 		h.Salt = make([]byte, 16)
 		if _, err := rand.Read(h.Salt); err != nil {
 			return nil, err

@@ -80,4 +80,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.Handle("/api/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errNotFound)
 	}))
+
+	// The browser app (web/dist, embedded): see static.go.
+	mux.Handle("/", s.static())
 }
