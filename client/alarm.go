@@ -227,10 +227,12 @@ func (m *Messenger) recordAlarmLocked(ctx context.Context, msg *Message) error {
 			e.Location = p.Alarm.Location
 		}
 	case TypeLiveLocation:
-		if e.Location == nil || !p.Location.Time.Before(e.Location.Time) {
+		// The same update arrives once per alarm conversation this device
+		// is in: only a newer fix counts.
+		if e.Location == nil || p.Location.Time.After(e.Location.Time) {
 			e.Location = p.Location
+			e.Updates++
 		}
-		e.Updates++
 	case TypeLiveStop:
 		e.Stopped = true
 	}
@@ -567,7 +569,9 @@ func (m *Messenger) SendAlarmPosition(ctx context.Context, a *api.Alarm, loc Loc
 // StopAlarmPositions tells the alarm's conversations that no more live
 // positions follow.
 func (m *Messenger) StopAlarmPositions(ctx context.Context, a *api.Alarm) error {
-	_, err := m.sendToAlarm(ctx, a, Payload{V: 1, Type: TypeLiveStop, AlarmID: a.ID})
+	x := *a
+	x.State = api.AlarmRaised // the convs of the alarm as it was, not its final state
+	_, err := m.sendToAlarm(ctx, &x, Payload{V: 1, Type: TypeLiveStop, AlarmID: a.ID})
 	return err
 }
 
@@ -639,14 +643,20 @@ func (m *Messenger) EndAlarm(ctx context.Context, alarmID string, falseAlarm boo
 	if err != nil {
 		return nil, err
 	}
-	act, _ := m.ActiveAlarm(ctx)
-	if act != nil && act.AlarmID == alarmID {
-		if err := m.StopAlarmPositions(ctx, a); err != nil {
-			m.Log.Warn("live stop not sent", "alarm", alarmID, "err", err)
-		}
-		m.mu.Lock()
-		err = m.saveActiveLocked(ctx, nil)
-		m.mu.Unlock()
+	return a, m.FinishAlarm(ctx, a)
+}
+
+// FinishAlarm, for this device's own alarm once it has ended (here or by
+// dispatch), sends the end of the live positions and forgets the alarm.
+func (m *Messenger) FinishAlarm(ctx context.Context, a *api.Alarm) error {
+	act, err := m.ActiveAlarm(ctx)
+	if err != nil || act == nil || act.AlarmID != a.ID {
+		return err
 	}
-	return a, err
+	if err := m.StopAlarmPositions(ctx, a); err != nil {
+		m.Log.Warn("live stop not sent", "alarm", a.ID, "err", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.saveActiveLocked(ctx, nil)
 }

@@ -454,10 +454,17 @@ CHAT is a conversation id or its unique name.`)
 }
 
 func cmdSend(ctx context.Context, args []string, env *Env) error {
-	fs, c := newFlags("send", "send CHAT TEXT   (TEXT '-' reads standard input)", env)
+	fs, c := newFlags("send", "send CHAT TEXT [--priority urgent|alarm] [--ack [--remind 2m]]   (TEXT '-' reads standard input)", env)
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up retrying after this long (the message stays in the outbox)")
+	prio := fs.String("priority", "", "urgent or alarm (default normal)")
+	ack := fs.Bool("ack", false, "ask the recipients to acknowledge (Quittieren); see 'wache receipts CHAT SEQ'")
+	remind := fs.Duration("remind", 0, "with --ack: remind those who have not acknowledged at this interval (default: the server's, 2m)")
 	if err := parseArgs(fs, args); err != nil {
 		return err
+	}
+	opts := client.SendOptions{Priority: *prio, AckRequired: *ack, RemindAfter: *remind}
+	if err := opts.Validate(); err != nil {
+		return &exitError{2, errors.New(describe(err))}
 	}
 	if fs.NArg() != 2 {
 		fs.Usage()
@@ -475,7 +482,7 @@ func cmdSend(ctx context.Context, args []string, env *Env) error {
 	if err := p.Validate(); err != nil {
 		return &exitError{2, err}
 	}
-	return c.sendPayload(ctx, fs.Arg(0), p, *timeout)
+	return c.sendPayloadWith(ctx, fs.Arg(0), p, *timeout, opts)
 }
 
 func cmdSendLocation(ctx context.Context, args []string, env *Env) error {
@@ -502,6 +509,10 @@ func cmdSendLocation(ctx context.Context, args []string, env *Env) error {
 }
 
 func (c *common) sendPayload(ctx context.Context, chat string, p client.Payload, timeout time.Duration) error {
+	return c.sendPayloadWith(ctx, chat, p, timeout, client.SendOptions{})
+}
+
+func (c *common) sendPayloadWith(ctx context.Context, chat string, p client.Payload, timeout time.Duration, opts client.SendOptions) error {
 	m, err := c.session(ctx)
 	if err != nil {
 		return err
@@ -518,7 +529,7 @@ func (c *common) sendPayload(ctx context.Context, chat string, p client.Payload,
 	if err := m.Sync(sctx, cv.ID); err != nil { // join or catch up first: encrypt for the current epoch
 		return c.wiped(ctx, err)
 	}
-	res, err := m.Send(sctx, cv.ID, p)
+	res, err := m.SendWith(sctx, cv.ID, p, opts)
 	if err != nil {
 		return c.wiped(ctx, err)
 	}
@@ -526,22 +537,29 @@ func (c *common) sendPayload(ctx context.Context, chat string, p client.Payload,
 		return c.printJSON(res)
 	}
 	fmt.Fprintf(c.env.Stdout, "Gesendet / sent (#%d)\n", res.Seq)
+	if opts.AckRequired {
+		fmt.Fprintf(c.env.Stdout, "Quittungen / receipts: wache receipts %s %d\n", cv.ID, res.Seq)
+	}
 	return nil
 }
 
 // message is how the CLI shows one received item.
 type message struct {
-	ConvID        string           `json:"conv_id"`
-	Seq           int64            `json:"seq"`
-	Sender        string           `json:"sender"`
-	SenderEmail   string           `json:"sender_email"`
-	SenderID      string           `json:"sender_id"`
-	Time          time.Time        `json:"time"`
-	Type          string           `json:"type"`
-	Text          string           `json:"text,omitempty"`
-	Location      *client.Location `json:"location,omitempty"`
-	Attachment    *attachmentInfo  `json:"attachment,omitempty"`
-	Undecryptable string           `json:"undecryptable,omitempty"`
+	ConvID        string            `json:"conv_id"`
+	Seq           int64             `json:"seq"`
+	Sender        string            `json:"sender"`
+	SenderEmail   string            `json:"sender_email"`
+	SenderID      string            `json:"sender_id"`
+	Time          time.Time         `json:"time"`
+	Type          string            `json:"type"`
+	Text          string            `json:"text,omitempty"`
+	Location      *client.Location  `json:"location,omitempty"`
+	Attachment    *attachmentInfo   `json:"attachment,omitempty"`
+	Alarm         *client.AlarmInfo `json:"alarm,omitempty"`
+	AlarmID       string            `json:"alarm_id,omitempty"`
+	Priority      string            `json:"priority,omitempty"`
+	AckRequired   bool              `json:"ack_required,omitempty"`
+	Undecryptable string            `json:"undecryptable,omitempty"`
 }
 
 // attachmentInfo is what the CLI shows of an attachment (never the key).
@@ -575,7 +593,8 @@ func (n *names) of(ctx context.Context, convID, userID string) string {
 func (c *common) show(ctx context.Context, nm *names, cm client.Message) error {
 	msg := message{ConvID: cm.ConvID, Seq: cm.Seq, SenderID: cm.SenderID, SenderEmail: cm.SenderEmail,
 		Sender: nm.of(ctx, cm.ConvID, cm.SenderID), Time: cm.Time, Type: cm.Payload.Type, Text: cm.Payload.Text,
-		Location: cm.Payload.Location, Undecryptable: cm.Undecryptable}
+		Location: cm.Payload.Location, Undecryptable: cm.Undecryptable,
+		Alarm: cm.Payload.Alarm, AlarmID: cm.Payload.AlarmID, Priority: cm.Priority, AckRequired: cm.AckRequired}
 	if a := cm.Payload.Attachment; a != nil {
 		msg.Attachment = &attachmentInfo{Name: a.Name, MIME: a.MIME, Size: a.Size}
 	}
@@ -606,10 +625,28 @@ func (c *common) show(ctx context.Context, nm *names, cm client.Message) error {
 		text = "📍 Live-Standort beendet / live location ended"
 	case msg.Type == client.TypeAttachment:
 		text = fmt.Sprintf("📎 %s (%s, %d bytes): wache fetch %s %d FILE", msg.Attachment.Name, msg.Attachment.MIME, msg.Attachment.Size, cm.ConvID, cm.Seq)
+	case msg.Type == client.TypeAlarm:
+		text = "🚨 SOS"
+		if a := msg.Alarm; a.Note != "" {
+			text += ": " + a.Note
+		}
+		if l := msg.Alarm.Location; l != nil {
+			text += fmt.Sprintf(" 📍 %.5f, %.5f (±%.0f m)", l.Lat, l.Lon, l.Accuracy)
+		}
+		text += " — antworten / answer: wache respond ALARM coming|cannot (wache alarms)"
 	case msg.Type == client.TypeReceipt:
 		return nil
 	default:
 		text = "[nicht unterstützte Nachricht / unsupported message]"
+	}
+	switch cm.Priority {
+	case api.PriorityUrgent:
+		text = "[DRINGEND / URGENT] " + text
+	case api.PriorityAlarm:
+		text = "[ALARM] " + text
+	}
+	if cm.AckRequired {
+		text += fmt.Sprintf("  (bitte quittieren / please acknowledge: wache ack %s %d)", cm.ConvID, cm.Seq)
 	}
 	_, err := fmt.Fprintf(c.env.Stdout, "[%s] #%d %s: %s\n", msg.Time.Local().Format("2006-01-02 15:04:05"), msg.Seq, msg.Sender, text)
 	return err
@@ -646,6 +683,9 @@ func cmdRead(ctx context.Context, args []string, env *Env) error {
 		if err := c.show(ctx, nm, msg); err != nil {
 			return err
 		}
+		if err := m.MarkRead(ctx, msg); err != nil { // shown: "read" for ack-required messages
+			return err
+		}
 	}
 	if len(msgs) == 0 && !c.json {
 		fmt.Fprintln(env.Stderr, "Keine neuen Nachrichten / no new messages.")
@@ -669,9 +709,16 @@ func cmdListen(ctx context.Context, args []string, env *Env) error {
 	m.OnMessage = func(msg client.Message) {
 		if err := c.show(ctx, nm, msg); err != nil {
 			fmt.Fprintf(env.Stderr, "wache listen: %v\n", err)
+			return
+		}
+		if err := m.MarkRead(ctx, msg); err != nil {
+			fmt.Fprintf(env.Stderr, "wache listen: %v\n", err)
 		}
 	}
+	rep := &alarmReporter{c: c}
 	err = m.Listen(ctx, client.ListenHandler{
+		Reminder: c.printReminder,
+		Alarm:    func(a api.Alarm) { rep.alarmFrame(&a) },
 		Disconnect: func(err error) {
 			fmt.Fprintf(env.Stderr, "Verbindung unterbrochen / connection lost (%s); reconnecting…\n", describe(err))
 		},

@@ -58,6 +58,11 @@ func commands() []command {
 		{"fetch", "download and decrypt an attachment: fetch CHAT MSG OUT", cmdFetch},
 		{"read", "print unread messages of a conversation and mark them read", cmdRead},
 		{"listen", "stream new messages as they arrive", cmdListen},
+		{"sos", "raise an alarm (SOS) with your position; `sos end` ends it", cmdSOS},
+		{"alarms", "dispatch view of alarms; `alarms policy set` for admins", cmdAlarms},
+		{"respond", "answer an alarm: respond ALARM coming|cannot [--eta 5m]", cmdRespond},
+		{"ack", "acknowledge (quittieren) a message: ack CHAT SEQ", cmdAck},
+		{"receipts", "who received, read, acknowledged a message: receipts CHAT SEQ", cmdReceipts},
 		{"query", "Auskunft: query plate | vin | document | person (purpose required)", cmdQuery},
 		{"auskunft", "import | generate: police data for Auskunft", cmdAuskunft},
 		{"scan", "mrz | plate PHOTO: read an ID document or a licence plate (on this device)", cmdScan},
@@ -85,7 +90,9 @@ WACHE_HOME, default ~/.wache) and print data as JSON with --json.
 Run 'wache <command> --help' for the flags of one command.
 
 Messages are end-to-end encrypted (MLS, RFC 9420): the server relays and
-stores ciphertext only. This device's keys and messages are kept encrypted
+stores ciphertext only. Alarms (SOS) and priority messages stay
+end-to-end encrypted too: the server knows that an alarm exists, its
+state and who answered, never the note or the positions. This device's keys and messages are kept encrypted
 on disk under a passphrase (WACHE_PASSPHRASE or --passphrase-file; asked on
 the terminal otherwise).
 `)
