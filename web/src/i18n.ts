@@ -30,6 +30,8 @@ const de = {
   unlockTitle: 'Entsperren',
   unlockIntro: 'Angemeldet als {email}. Geben Sie Ihre PIN ein.',
   unlock: 'Entsperren',
+  unlockIntroAnon: 'Geben Sie Ihre PIN ein, um die App zu entsperren.',
+  forgotPin: 'PIN vergessen? Gerät abmelden',
   wrongPin: 'Die PIN ist falsch.',
   // session
   sessionEnded: 'Ihre Sitzung ist abgelaufen oder dieses Gerät wurde gesperrt. Die Daten auf diesem Gerät wurden gelöscht. Bitte melden Sie sich neu an.',
@@ -171,6 +173,8 @@ const en: Record<Key, string> = {
   unlockTitle: 'Unlock',
   unlockIntro: 'Signed in as {email}. Enter your PIN.',
   unlock: 'Unlock',
+  unlockIntroAnon: 'Enter your PIN to unlock the app.',
+  forgotPin: 'Forgot the PIN? Sign this device out',
   wrongPin: 'The PIN is wrong.',
   sessionEnded: 'Your session has expired or this device was revoked. The data on this device was erased. Please sign in again.',
   corruptTitle: 'Local data damaged',

@@ -159,6 +159,14 @@ async function sendText(page, text) {
 
 const msgWith = (page, text) => page.locator('[data-testid=msg]', { hasText: text }).last();
 
+// unlockAfterLoad waits for the app to start after a reload and enters the
+// PIN when it asks for it (keys are only in memory: a reload locks).
+async function unlockAfterLoad(page) {
+  await page.waitForSelector('#unlock-pin, .shell, #email, [data-testid=corrupt-message]', { timeout: 60000 });
+  await unlockIfAsked(page);
+  await page.waitForSelector('.shell, #email, [data-testid=corrupt-message]');
+}
+
 async function unlockIfAsked(page) {
   const pin = page.locator('#unlock-pin');
   if (await pin.isVisible().catch(() => false)) {
@@ -349,9 +357,11 @@ try {
     await shot(page, 'server-gone-phone');
     // reload with the server gone: the service worker serves the app shell
     await page.reload();
-    await unlockIfAsked(page);
+    await unlockAfterLoad(page);
+    await shot(page, 'offline-start-phone');
     await openChat(page);
     await until('draft restored', async () => (await page.inputValue('#composer-text')) === 'Entwurf ohne Server');
+    await page.focus('#composer-text');
     await page.keyboard.press('Enter');
     await msgWith(page, 'Entwurf ohne Server').waitFor();
     await server('up');
