@@ -134,7 +134,7 @@ func (v *Vault) Load(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("reserved state key %q", key)
 	}
 	b, err := v.inner.Load(ctx, key)
-	if err != nil || b == nil {
+	if err != nil || len(b) == 0 { // absent or deleted
 		return nil, err
 	}
 	plain, err := v.open(key, b)
@@ -148,6 +148,9 @@ func (v *Vault) Load(ctx context.Context, key string) ([]byte, error) {
 func (v *Vault) Save(ctx context.Context, key string, val []byte) error {
 	if key == vaultKey {
 		return fmt.Errorf("reserved state key %q", key)
+	}
+	if len(val) == 0 { // deleting: nothing to seal, nothing left behind
+		return v.inner.Save(ctx, key, nil)
 	}
 	return v.inner.Save(ctx, key, v.seal(key, val))
 }
