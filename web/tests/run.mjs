@@ -175,6 +175,38 @@ async function unlockIfAsked(page) {
   }
 }
 
+// scenePhoto draws a street scene (sky, houses, road, a car with a plate)
+// and returns it as a large PNG, standing in for a camera photo.
+async function scenePhoto() {
+  const page = await browser.newPage({ viewport: { width: 2400, height: 1600 } });
+  const win = (x, y) => `<rect x="${x}" y="${y}" width="70" height="90" fill="#f3e7a1" stroke="#6b5b3e" stroke-width="6"/>`;
+  let houses = '';
+  for (let i = 0; i < 5; i++) {
+    const x = 80 + i * 460, h = 520 + (i % 3) * 90, c = ['#c9a27e', '#b7c4cf', '#d8c3a5', '#a9b8a0', '#cfb1b1'][i];
+    houses += `<rect x="${x}" y="${960 - h}" width="400" height="${h}" fill="${c}"/>`;
+    for (let r = 0; r < 3; r++) for (let k = 0; k < 3; k++) houses += win(x + 40 + k * 120, 960 - h + 60 + r * 150);
+  }
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="2400" height="1600" viewBox="0 0 2400 1600">
+    <defs><linearGradient id="sky" x1="0" y1="0" x2="0" y2="1"><stop offset="0" stop-color="#6aa9e0"/><stop offset="1" stop-color="#cfe5f7"/></linearGradient></defs>
+    <rect width="2400" height="1000" fill="url(#sky)"/><circle cx="2050" cy="200" r="90" fill="#fff3b0"/>
+    ${houses}
+    <rect y="960" width="2400" height="640" fill="#5d6066"/><rect y="940" width="2400" height="40" fill="#9a9da3"/>
+    ${[0, 1, 2, 3, 4, 5].map((i) => `<rect x="${60 + i * 420}" y="1260" width="240" height="24" fill="#f5f5f5"/>`).join('')}
+    <g transform="translate(820 1020)">
+      <rect x="0" y="120" width="820" height="200" rx="40" fill="#1d5fa8"/><path d="M150 120 L250 20 H560 L680 120 Z" fill="#1d5fa8"/>
+      <path d="M190 115 L265 40 H400 V115 Z M420 115 V40 H545 L635 115 Z" fill="#bfdcf5"/>
+      <circle cx="200" cy="330" r="80" fill="#222"/><circle cx="640" cy="330" r="80" fill="#222"/>
+      <circle cx="200" cy="330" r="35" fill="#999"/><circle cx="640" cy="330" r="35" fill="#999"/>
+      <rect x="300" y="230" width="240" height="60" fill="#fff" stroke="#000" stroke-width="4"/>
+      <rect x="300" y="230" width="30" height="60" fill="#1f3f99"/>
+      <text x="440" y="275" font-family="DejaVu Sans, sans-serif" font-size="40" font-weight="bold" text-anchor="middle">B WA 123</text>
+    </g></svg>`;
+  await page.setContent(`<html><body style="margin:0">${svg}</body></html>`);
+  const png = await page.screenshot({ type: 'png' });
+  await page.close();
+  return png;
+}
+
 // ---- the tests ----
 
 let failed = false;
@@ -254,6 +286,19 @@ try {
     await until('anna\'s message sent', async () => (await msgWith(page, 'Hallo aus dem Browser').getAttribute('class')).match(/sent|delivered|read/));
   });
 
+  await step('anna opens a direct chat with ben', async () => {
+    const { page } = A;
+    await page.goto(URL_ + '/#/new');
+    await page.check('input[name=kind][value=direct]');
+    await page.fill('#user-q', 'ben');
+    await page.locator('.results button').first().click();
+    await page.click('form button[type=submit]');
+    await page.waitForSelector('#composer-text');
+    await sendText(page, 'Kurze Frage: hast du die Lagemeldung?');
+    await msgWith(page, 'Kurze Frage').waitFor();
+    await openChat(page);
+  });
+
   await step('ben sees the chat with an unread count and reads the message', async () => {
     const { page } = B;
     await page.goto(URL_ + '/#/');
@@ -277,8 +322,8 @@ try {
   });
 
   await step('anna sends a photo; ben sees the thumbnail and opens the decrypted photo', async () => {
-    // A real picture: a screenshot of the app, 1280x800 PNG, resized by the app on the device.
-    const png = await A.page.screenshot({ fullPage: false });
+    // A 2400x1600 PNG (a drawn street scene), scaled down by the app on the device.
+    const png = await scenePhoto();
     await A.page.click('button[aria-label=Anhängen]');
     await A.page.setInputFiles('[data-testid=input-photo]', { name: 'einsatzort.png', mimeType: 'image/png', buffer: png });
     const mine = A.page.locator('[data-testid=msg][data-type=attachment]').last();
@@ -291,7 +336,7 @@ try {
     await full.waitFor();
     await until('photo decoded', () => full.evaluate((img) => img.complete && img.naturalWidth > 0));
     const w = await full.evaluate((img) => img.naturalWidth);
-    assert.ok(w <= 1600 && w > 100, `resized photo width ${w}`);
+    assert.equal(w, 1600, 'the 2400 px photo was scaled to 1600 px on the device');
   });
 
   await step('anna sends her location; ben sees it on the offline map', async () => {
@@ -455,6 +500,8 @@ try {
     await page.keyboard.press('Tab');
     assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Senden');
     await page.keyboard.press('Enter');
+    await msgWith(page, 'Per Tastatur').waitFor();
+    await openChat(A.page);
     await msgWith(A.page, 'Per Tastatur').waitFor();
   });
 
