@@ -85,6 +85,31 @@ func (s *session) rememberMembers(c *api.Conversation) {
 	}
 }
 
+// ensureNames learns the display names of a conversation's members once
+// (messages carry only ids and emails); offline it tries again later.
+func (s *session) ensureNames(ctx context.Context, conv string, ids ...string) {
+	s.mu.Lock()
+	missing := false
+	for _, id := range ids {
+		if _, ok := s.names[id]; !ok {
+			missing = true
+		}
+	}
+	tried := s.named[conv]
+	s.mu.Unlock()
+	if !missing || tried {
+		return
+	}
+	c, err := s.m.API.Conversation(ctx, conv)
+	if err != nil {
+		return
+	}
+	s.rememberMembers(c)
+	s.mu.Lock()
+	s.named[conv] = true
+	s.mu.Unlock()
+}
+
 func (s *session) toMsg(e client.Entry) msg {
 	email := e.SenderEmail
 	if e.Mine && email == "" {
@@ -125,6 +150,9 @@ func (b *bridge) onMessage(ctx context.Context, s *session, m client.Message) {
 	if err != nil {
 		b.reportError(err)
 		return
+	}
+	if len(es) > 0 {
+		s.ensureNames(ctx, m.ConvID, m.SenderID)
 	}
 	for _, e := range es {
 		b.emit("message", map[string]any{"conv_id": e.ConvID, "message": s.toMsg(e)})
@@ -467,6 +495,11 @@ func (b *bridge) messages(ctx context.Context, args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	ids := make([]string, len(es))
+	for i, e := range es {
+		ids[i] = e.SenderID
+	}
+	s.ensureNames(ctx, conv, ids...)
 	out := make([]msg, len(es))
 	for i, e := range es {
 		out[i] = s.toMsg(e)

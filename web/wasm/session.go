@@ -51,6 +51,7 @@ type session struct {
 	receipt  map[string]int64 // conversation → highest seq a delivered receipt is due for
 	sentRcpt map[string]int64 // conversation → highest seq a receipt was sent for
 	readRcpt map[string]int64 // conversation → highest seq a read receipt was sent for
+	named    map[string]bool  // conversations whose member names were fetched
 }
 
 type bridge struct {
@@ -319,8 +320,8 @@ func (b *bridge) startSession(ctx context.Context, v *client.Vault) error {
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &session{vault: v, m: m, hist: client.OpenHistory(v, prof.UserID), drafts: client.OpenDrafts(v), prof: prof,
 		cancel: cancel, kick: make(chan struct{}, 1), redial: make(chan struct{}, 1),
-		names: map[string]string{prof.UserID: ""}, convs: map[string]api.Conversation{},
-		live: map[string]time.Time{}, lastLive: map[string]time.Time{}, receipt: map[string]int64{}, sentRcpt: map[string]int64{}, readRcpt: map[string]int64{}}
+		names: map[string]string{}, convs: map[string]api.Conversation{},
+		live: map[string]time.Time{}, lastLive: map[string]time.Time{}, receipt: map[string]int64{}, sentRcpt: map[string]int64{}, readRcpt: map[string]int64{}, named: map[string]bool{}}
 	m.OnMessage = func(msg client.Message) { b.onMessage(sctx, s, msg) }
 	b.mu.Lock()
 	if b.s != nil {
@@ -424,6 +425,9 @@ func (b *bridge) connect(ctx context.Context, s *session) {
 				s.wake()
 			},
 			Disconnect: func(err error) {
+				if jsCode(err) == codeCorrupt { // a damaged record stops processing: say so
+					b.reportError(err)
+				}
 				delay = min(2*delay, 15*time.Second)
 				b.setConn(connEvent{State: "offline", RetryIn: int((delay + time.Second - 1) / time.Second)})
 			},
