@@ -471,6 +471,22 @@ func (s *Service) load(ctx context.Context, id string) (*api.Alarm, error) {
 	return a, rows.Err()
 }
 
+func checkResponse(req api.AlarmResponseRequest) error {
+	switch req.Response {
+	case api.ResponseComing:
+		if req.ETASeconds < 0 || req.ETASeconds > MaxETASeconds {
+			return wache.Errorf(wache.EINVALID, "eta_s must be 0..%d", MaxETASeconds)
+		}
+	case api.ResponseCannot:
+		if req.ETASeconds != 0 {
+			return wache.Errorf(wache.EINVALID, "eta_s is only for coming")
+		}
+	default:
+		return wache.Errorf(wache.EINVALID, "response must be coming or cannot")
+	}
+	return nil
+}
+
 // Respond records the user's answer ("coming" with an ETA, or "cannot");
 // a later answer replaces the earlier one. Enough "coming" answers within
 // the window acknowledge a raised alarm.
@@ -478,17 +494,8 @@ func (s *Service) Respond(ctx context.Context, u *wache.User, d *wache.Device, i
 	if err := checkAlarmID(id); err != nil {
 		return nil, err
 	}
-	switch req.Response {
-	case api.ResponseComing:
-		if req.ETASeconds < 0 || req.ETASeconds > MaxETASeconds {
-			return nil, wache.Errorf(wache.EINVALID, "eta_s must be 0..%d", MaxETASeconds)
-		}
-	case api.ResponseCannot:
-		if req.ETASeconds != 0 {
-			return nil, wache.Errorf(wache.EINVALID, "eta_s is only for coming")
-		}
-	default:
-		return nil, wache.Errorf(wache.EINVALID, "response must be coming or cannot")
+	if err := checkResponse(req); err != nil {
+		return nil, err
 	}
 	// Responders are members of the alarm's conversations; a dispatcher
 	// outside them can watch and end, but not answer.
