@@ -9,7 +9,7 @@
 import { chromium } from 'playwright-core';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readdirSync, readFileSync, writeFileSync, mkdirSync, statSync, existsSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync, mkdirSync, statSync, existsSync, copyFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
@@ -365,12 +365,14 @@ try {
   });
 
   await step('screenshots: chat with photo and location', async () => {
-    for (const o of [A, B]) {
-      await o.page.locator('[data-testid=messages]').evaluate((el) => { el.scrollTop = el.scrollHeight; });
-    }
+    // the photo at the top of the view, the map below it
+    const photoTop = () => B.page.locator('[data-testid=msg][data-type=attachment]').last()
+      .evaluate((el) => el.scrollIntoView({ block: 'start' }));
+    await photoTop();
     await shot(B.page, 'chat-phone');
     await B.page.setViewportSize(DESKTOP);
     await B.page.waitForTimeout(300);
+    await photoTop();
     await shot(B.page, 'chat-desktop');
     await B.page.setViewportSize(PHONE);
   });
@@ -518,6 +520,13 @@ try {
 } finally {
   for (const { label, lines } of pages) writeFileSync(join(OUT, `console-${label}.log`), lines.join('\n'));
   writeFileSync(join(OUT, 'measurements.json'), JSON.stringify(figures, null, 2));
+  // WACHE_SCREENSHOTS=dir copies the README's screenshots there (docs/screenshots).
+  if (!failed && process.env.WACHE_SCREENSHOTS) {
+    mkdirSync(process.env.WACHE_SCREENSHOTS, { recursive: true });
+    for (const n of ['login', 'chatlist', 'chat', 'devices']) {
+      for (const size of ['phone', 'desktop']) copyFileSync(join(OUT, `${n}-${size}.png`), join(process.env.WACHE_SCREENSHOTS, `${n}-${size}.png`));
+    }
+  }
   log('figures', JSON.stringify(figures));
   await browser.close();
 }
