@@ -132,8 +132,11 @@ func (s *IDBState) Load(ctx context.Context, key string) ([]byte, error) {
 }
 
 // Save stores val under key; nil or empty deletes the key. It returns when
-// the transaction has committed.
+// the transaction has committed. Once issued, a write is waited for even if
+// ctx ends (within idbTimeout): the caller must learn whether it happened,
+// or its memory (an MLS ratchet that moved) and the store drift apart.
 func (s *IDBState) Save(ctx context.Context, key string, val []byte) error {
+	ctx = context.WithoutCancel(ctx)
 	tx, st, err := s.store("readwrite")
 	if err != nil {
 		return err
@@ -153,6 +156,7 @@ func (s *IDBState) Save(ctx context.Context, key string, val []byte) error {
 
 // Erase removes every value (logout, remote wipe).
 func (s *IDBState) Erase(ctx context.Context) error {
+	ctx = context.WithoutCancel(ctx)
 	tx, st, err := s.store("readwrite")
 	if err != nil {
 		return err

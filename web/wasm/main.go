@@ -239,13 +239,14 @@ var eventNames = map[string]bool{"message": true, "chats": true, "connection": t
 	"locked": true, "revoked": true, "error": true, "alarm": true}
 
 func (b *bridge) on(this js.Value, args []js.Value) any {
-	if len(args) < 2 || args[0].Type() != js.TypeString || args[1].Type() != js.TypeFunction {
-		panic(js.Global().Get("TypeError").New("wache.on(event, callback)"))
+	// A panic here would stop the Go runtime (and the app): bad calls are
+	// reported on the console and get an unsubscribe function that does
+	// nothing.
+	if len(args) < 2 || args[0].Type() != js.TypeString || args[1].Type() != js.TypeFunction || !eventNames[args[0].String()] {
+		js.Global().Get("console").Call("error", "wache.on(event, callback): unknown event or no callback")
+		return js.FuncOf(func(js.Value, []js.Value) any { return nil })
 	}
 	name := args[0].String()
-	if !eventNames[name] {
-		panic(js.Global().Get("TypeError").New("unknown event " + name))
-	}
 	l := &b.ls
 	l.mu.Lock()
 	l.next++

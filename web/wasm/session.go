@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -56,6 +57,8 @@ type session struct {
 
 type bridge struct {
 	ls listeners
+
+	startMu sync.Mutex // one unlock or enrolment at a time
 
 	mu       sync.Mutex
 	server   string
@@ -219,7 +222,7 @@ func (b *bridge) requestCode(ctx context.Context, args []js.Value) (any, error) 
 
 func checkPIN(pin string) error {
 	if len([]rune(pin)) < minPIN || len(pin) > 256 {
-		return wache.Errorf(wache.EINVALID, "die PIN braucht mindestens %d Zeichen / the PIN needs at least %d characters", minPIN, minPIN)
+		return &bridgeError{code: "EINVALID", msg: fmt.Sprintf("Die PIN braucht mindestens %d Zeichen. / The PIN needs at least %d characters.", minPIN, minPIN)}
 	}
 	return nil
 }
@@ -250,6 +253,8 @@ func (b *bridge) verify(ctx context.Context, args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.startMu.Lock()
+	defer b.startMu.Unlock()
 	prof, err := c.Verify(ctx, strings.TrimSpace(o.Email), o.Code, o.DeviceName)
 	if err != nil {
 		return nil, err
@@ -276,6 +281,8 @@ func (b *bridge) unlock(ctx context.Context, args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.startMu.Lock()
+	defer b.startMu.Unlock()
 	if s, _ := b.current(); s != nil {
 		return initResult{State: "unlocked", Email: s.prof.Email}, nil
 	}
@@ -306,18 +313,24 @@ func (b *bridge) startSession(ctx context.Context, v *client.Vault) error {
 	if err != nil {
 		return &wache.Error{Code: client.ECORRUPT, Message: "profile unreadable", Err: err}
 	}
-	if prof == nil {
-		return wache.Errorf(wache.EUNAUTHORIZED, "this browser is not enrolled: log in again")
+	if prof == nil { // enrolment broke off between vault and profile
+		return &wache.Error{Code: client.ECORRUPT, Message: "enrolment incomplete"}
+	}
+	release, err := tabLock(ctx)
+	if err != nil {
+		return err
 	}
 	m, err := client.OpenMessenger(ctx, v)
 	if err != nil {
+		release()
 		if wache.ErrorCode(err) == wache.EINTERNAL {
 			return &wache.Error{Code: client.ECORRUPT, Message: "client state unreadable", Err: err}
 		}
 		return err
 	}
 	m.Log = b.log
-	sctx, cancel := context.WithCancel(context.Background())
+	sctx, cancelCtx := context.WithCancel(context.Background())
+	cancel := func() { cancelCtx(); release() }
 	s := &session{vault: v, m: m, hist: client.OpenHistory(v, prof.UserID), drafts: client.OpenDrafts(v), prof: prof,
 		cancel: cancel, kick: make(chan struct{}, 1), redial: make(chan struct{}, 1),
 		names: map[string]string{}, convs: map[string]api.Conversation{},
@@ -447,6 +460,15 @@ func (b *bridge) connect(ctx context.Context, s *session) {
 		case errors.Is(err, context.Canceled):
 			continue // redial
 		}
+		// Refused for another reason (forbidden, …): try again later
+		// rather than in a tight loop.
+		b.setConn(connEvent{State: "offline", RetryIn: 30})
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.redial:
+		case <-time.After(30 * time.Second):
+		}
 	}
 }
 
@@ -536,4 +558,54 @@ func (b *bridge) reportError(err error) {
 	code := jsCode(err)
 	b.log.Warn("background", "code", code, "err", err)
 	b.emit("error", map[string]string{"code": code, "message": jsMessage(code, err)})
+}
+
+// tabLock makes this tab the only one running the client core on this
+// origin's IndexedDB: two tabs advancing the same MLS state would corrupt
+// it. It uses the Web Locks API; the lock is held until release is called
+// or the tab closes. Browsers without the API get no protection (all
+// current ones have it).
+func tabLock(ctx context.Context) (release func(), err error) {
+	locks := js.Global().Get("navigator").Get("locks")
+	if locks.IsUndefined() || locks.IsNull() {
+		return func() {}, nil
+	}
+	got := make(chan bool, 1)
+	var free js.Value // resolves the promise that holds the lock
+	cb := js.FuncOf(func(this js.Value, args []js.Value) any {
+		if len(args) == 0 || args[0].IsNull() {
+			got <- false
+			return nil
+		}
+		exec := js.FuncOf(func(this js.Value, pargs []js.Value) any {
+			free = pargs[0]
+			return nil
+		})
+		p := js.Global().Get("Promise").New(exec)
+		exec.Release()
+		got <- true
+		return p
+	})
+	opts := js.Global().Get("Object").New()
+	opts.Set("ifAvailable", true)
+	locks.Call("request", "wache-client-core", opts, cb)
+	select {
+	case ok := <-got:
+		cb.Release()
+		if !ok {
+			return nil, &bridgeError{code: "EBUSY", msg: "Wache ist schon in einem anderen Tab geöffnet. / Wache is already open in another tab."}
+		}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(10 * time.Second):
+		return nil, &bridgeError{code: "EBUSY", msg: "Die Sperre für diesen Tab kam nicht. / The tab lock was not granted."}
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			if !free.IsUndefined() {
+				free.Invoke()
+			}
+		})
+	}, nil
 }
