@@ -120,6 +120,13 @@ func TestReceipts(t *testing.T) {
 		if n := f.count(`SELECT COUNT(*) FROM ack_requests WHERE conv_id = ? AND seq = ? AND next_remind_at IS NULL AND acknowledged = 3`, conv.ID, seq); n != 1 {
 			t.Fatal("reminders still scheduled after everyone acknowledged")
 		}
+
+		// Retention takes requests and receipts along with the envelopes.
+		_, err = f.st.DeleteEnvelopesBefore(f.ctx, time.Now().Add(time.Minute))
+		must(t, err)
+		if n := f.count(`SELECT COUNT(*) FROM ack_requests`) + f.count(`SELECT COUNT(*) FROM receipts`); n != 0 {
+			t.Fatalf("%d request and receipt rows left after retention", n)
+		}
 	})
 }
 

@@ -583,6 +583,26 @@ func (s *Store) DeleteEnvelopesBefore(ctx context.Context, t time.Time) (int64, 
 		}
 		total += n
 		if n < deleteChunk {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
+	// Acknowledgement requests go with their envelopes; their receipts
+	// follow by cascade, so a chunk is few requests (each may have
+	// thousands of receipts).
+	for {
+		res, err := s.db.Exec(ctx, `DELETE FROM ack_requests WHERE (conv_id, seq) IN
+			(SELECT conv_id, seq FROM ack_requests WHERE created_at < ? LIMIT 20)`, cut)
+		if err != nil {
+			return total, s.wrap(err, "delete ack requests", "")
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, s.wrap(err, "delete ack requests", "")
+		}
+		if n < 20 {
 			return total, nil
 		}
 		if err := ctx.Err(); err != nil {

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"KeyPackages", testKeyPackages},
 		{"DeviceMessages", testDeviceMessages},
 		{"AckBatch", testAckBatch},
+		{"Priority", testPriority},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
