@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/wache/wache"
@@ -78,6 +79,8 @@ type Service struct {
 	push  Pusher
 	audit Auditor
 	log   *slog.Logger
+
+	raiseMu [64]sync.Mutex // per-device raise serialisation, striped
 }
 
 // Bounds of the service.

@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/wache/wache"
@@ -107,6 +109,12 @@ func (s *Service) Raise(ctx context.Context, u *wache.User, d *wache.Device, req
 	if err := CheckRaise(&req); err != nil {
 		return nil, err
 	}
+	// Presses of one device are handled one after the other on this node,
+	// so that a flood posts its envelopes once (across nodes the unique
+	// index still leaves one alarm).
+	mu := s.deviceLock(d.ID)
+	mu.Lock()
+	defer mu.Unlock()
 	if a, err := s.existing(ctx, d.ID, req.ClientID); err != nil || a != nil {
 		return a, err
 	}
@@ -697,7 +705,7 @@ func (s *Service) changed(ctx context.Context, a *api.Alarm, urgent bool) {
 		users = append(users, a.RaisedBy)
 	}
 	ctx = context.WithoutCancel(ctx)
-	s.notifyUsers(ctx, users, api.Frame{Type: api.FrameAlarm, Alarm: a})
+	s.notifyUsers(ctx, users, api.Frame{Type: api.FrameAlarm, Alarm: frameAlarm(a)})
 	if urgent {
 		others := slices.DeleteFunc(slices.Clone(users), func(id string) bool { return id == a.RaisedBy })
 		s.pushUsers(ctx, others, Notification{Kind: "alarm", Urgency: "high"})
@@ -727,4 +735,29 @@ func (s *Service) convUsers(ctx context.Context, convs []string) ([]string, erro
 		ids = append(ids, id)
 	}
 	return ids, rows.Err()
+}
+
+// Bounds of the alarm copy in a frame (frames are at most 256 KiB); the
+// full alarm is one GET away.
+const (
+	frameEvents    = 200
+	frameResponses = 500
+)
+
+func frameAlarm(a *api.Alarm) *api.Alarm {
+	c := *a
+	if n := len(c.Timeline); n > frameEvents {
+		c.Timeline = c.Timeline[n-frameEvents:]
+	}
+	if n := len(c.Responses); n > frameResponses {
+		c.Responses = c.Responses[n-frameResponses:]
+	}
+	return &c
+}
+
+// deviceLock returns the mutex stripe of a device.
+func (s *Service) deviceLock(deviceID string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(deviceID))
+	return &s.raiseMu[h.Sum32()%uint32(len(s.raiseMu))]
 }

@@ -358,6 +358,9 @@ func TestSOSFlood(t *testing.T) {
 		if n := f.count(`SELECT COUNT(*) FROM alarms`); n != 1 {
 			t.Fatalf("%d alarms from one device's flood, want 1", n)
 		}
+		if n := f.count(`SELECT COUNT(*) FROM envelopes WHERE conv_id = ?`, s.alarmC.ID); n != 1 {
+			t.Fatalf("%d envelopes in the alarm group from one flood, want 1", n)
+		}
 		for _, id := range ids {
 			if id != "" && id != ids[slices.IndexFunc(ids, func(s string) bool { return s != "" })] {
 				t.Fatalf("different alarms returned: %v", ids)
