@@ -101,14 +101,16 @@ const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   headless: true,
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
+    '--disable-component-update', '--disable-sync',
+    // a fake microphone for the voice message test
+    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
 });
 const pages = [];
 
 async function officer(label, geo, viewport = PHONE) {
   const ctx = await browser.newContext({
     viewport, locale: 'de-DE', timezoneId: 'Europe/Berlin',
-    geolocation: geo, permissions: ['geolocation'],
+    geolocation: geo, permissions: ['geolocation', 'microphone'],
   });
   const page = await ctx.newPage();
   page.setDefaultTimeout(T);
@@ -368,6 +370,42 @@ try {
     await loc.waitFor();
     await loc.locator('[data-testid=offline-map]').waitFor();
     assert.match(await loc.innerText(), /52\.52003, 13\.40495/);
+  });
+
+  await step('anna shares her live location; ben sees it move; anna stops', async () => {
+    await A.page.click('button[aria-label=Anhängen]');
+    await A.page.click('text=Live-Standort teilen');
+    await A.page.selectOption('#live-mins', '15');
+    await A.page.click('text=Teilen beginnen');
+    await A.page.locator('.live-bar').waitFor();
+    const live = B.page.locator('[data-testid=msg][data-type=live_location]').last();
+    await live.waitFor();
+    await A.ctx.setGeolocation({ latitude: 52.52101, longitude: 13.40702, accuracy: 8 });
+    await until('moved position', async () => (await live.innerText()).includes('52.52101'), 60000);
+    await A.page.click('text=Live-Standort beenden');
+    await B.page.locator('[data-testid=msg][data-type=live_stop]').last().waitFor();
+  });
+
+  await step('anna sends a document and a voice message; ben downloads and plays them', async () => {
+    const doc = Buffer.from('%PDF-1.4\n% Lagebericht Streife Nord\n'.padEnd(4000, '.'));
+    await A.page.click('button[aria-label=Anhängen]');
+    await A.page.setInputFiles('[data-testid=input-doc]', { name: 'lagebericht.pdf', mimeType: 'application/pdf', buffer: doc });
+    const d = B.page.locator('[data-testid=msg][data-type=attachment]', { hasText: 'lagebericht.pdf' }).last();
+    await d.waitFor();
+    const [download] = await Promise.all([B.page.waitForEvent('download'), d.locator('button', { hasText: 'Herunterladen' }).click()]);
+    const path = join(WORK, 'lagebericht.pdf');
+    await download.saveAs(path);
+    assert.deepEqual(readFileSync(path), doc, 'the document arrives byte for byte');
+
+    await A.page.click('button[aria-label=Anhängen]');
+    await A.page.click('text=Sprachnachricht');
+    await A.page.locator('.composer.recording').waitFor();
+    await A.page.waitForTimeout(1500);
+    await A.page.click('button[aria-label="Aufnahme beenden und senden"]');
+    const v = B.page.locator('[data-testid=msg][data-type=attachment]', { hasText: 'sprachnachricht' }).last();
+    await v.waitFor();
+    await v.locator('button', { hasText: 'Abspielen' }).click();
+    await until('audio decoded', () => v.locator('audio').evaluate((a) => a.readyState >= 1 && a.duration > 0.5));
   });
 
   await step('the CLI reads the browsers\' messages and writes to them', async () => {

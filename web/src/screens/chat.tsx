@@ -12,8 +12,26 @@ import { preparePhoto, prepareFile, Recorder, getPosition, MAX_FILE_BYTES, type 
 // bridges the moment between typing and the debounced save.
 const draftCache = new Map<string, string>();
 
-// One live-location share at a time, kept across screens.
-let live: { conv: string; watch: number; until: number } | null = null;
+// One live-location share at a time, kept across screens. The bridge drops
+// updates closer than 3 s apart, so the newest position is held back and
+// sent once the gap has passed: the last move is never lost.
+type Pos = { lat: number; lon: number; accuracy_m: number };
+let live: { conv: string; watch: number; until: number; pos?: Pos; sent: number; timer?: ReturnType<typeof setTimeout> } | null = null;
+const LIVE_GAP_MS = 3500;
+
+function pushLive() {
+  const l = live;
+  if (!l?.pos) return;
+  const wait = l.sent + LIVE_GAP_MS - Date.now();
+  if (wait > 0) {
+    if (!l.timer) l.timer = setTimeout(() => { l.timer = undefined; pushLive(); }, wait);
+    return;
+  }
+  l.sent = Date.now();
+  const p = l.pos;
+  l.pos = undefined;
+  w().updateLiveLocation(p).catch(() => {});
+}
 
 function key(m: Message) {
   return m.local_id || `s${m.seq}`;
@@ -404,17 +422,22 @@ function Composer({ id, replyTo, clearReply, onSent, canPost }: {
       const p = await getPosition();
       await w().startLiveLocation(id, liveMins);
       await w().updateLiveLocation(p);
-      if (live) navigator.geolocation.clearWatch(live.watch);
+      if (live) {
+        navigator.geolocation.clearWatch(live.watch);
+        clearTimeout(live.timer);
+      }
       const until = Date.now() + liveMins * 60000;
       const watch = navigator.geolocation.watchPosition(
         (pos) => {
           if (Date.now() > until) return stopLive();
-          w().updateLiveLocation({ lat: pos.coords.latitude, lon: pos.coords.longitude, accuracy_m: Math.round(pos.coords.accuracy) }).catch(() => {});
+          if (!live) return;
+          live.pos = { lat: pos.coords.latitude, lon: pos.coords.longitude, accuracy_m: Math.round(pos.coords.accuracy) };
+          pushLive();
         },
         () => {},
         { enableHighAccuracy: true, maximumAge: 15000 },
       );
-      live = { conv: id, watch, until };
+      live = { conv: id, watch, until, sent: Date.now() };
       setLiveOn(true);
     } catch (x) {
       if (errCode(x)) fail(x);
@@ -422,7 +445,10 @@ function Composer({ id, replyTo, clearReply, onSent, canPost }: {
     }
   };
   const stopLive = async () => {
-    if (live) navigator.geolocation.clearWatch(live.watch);
+    if (live) {
+      navigator.geolocation.clearWatch(live.watch);
+      clearTimeout(live.timer);
+    }
     const c = live?.conv ?? id;
     live = null;
     setLiveOn(false);
