@@ -353,6 +353,11 @@ func (m *Messenger) RaiseSOS(ctx context.Context, s SOS) (*api.Alarm, error) {
 	if a, err := m.sendPendingAlarm(ctx); a != nil || err != nil {
 		return a, err
 	}
+	// A device that has not listened since it was invited (a CLI run)
+	// joins its groups first.
+	if err := m.joinPending(ctx); err != nil {
+		return nil, err
+	}
 	pol, err := m.API.AlarmPolicy(ctx)
 	if err != nil {
 		if wache.ErrorCode(err) == wache.ENOTFOUND {
@@ -374,6 +379,23 @@ func (m *Messenger) RaiseSOS(ctx context.Context, s SOS) (*api.Alarm, error) {
 		}
 		return a, err
 	}
+}
+
+// joinPending processes this device's waiting Welcomes.
+func (m *Messenger) joinPending(ctx context.Context) error {
+	dms, err := m.API.DeviceMessages(ctx)
+	if err != nil {
+		return err
+	}
+	for _, dm := range dms {
+		if err := m.HandleDeviceMessage(ctx, dm); err != nil {
+			return err
+		}
+		if err := m.API.AckDeviceMessage(ctx, dm.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // encryptAlarm makes the alarm request and stores it as pending.

@@ -55,6 +55,9 @@ func (c *Client) Server() string { return c.server }
 // SetToken sets the device token after login.
 func (c *Client) SetToken(t string) { c.token = t }
 
+// Token returns the device token (for tools that run several devices).
+func (c *Client) Token() string { return c.token }
+
 // do sends a JSON request and decodes a JSON response into out (if non-nil).
 // Server errors come back as *wache.Error with the server's code.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
