@@ -19,14 +19,34 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/wache/wache/internal/scan/ocr"
 	"github.com/wache/wache/internal/scan/synth"
 )
 
+// sample is one labelled glyph cell; features are kept as bytes (ink
+// density × 255) so that many renders fit in memory and in the cache.
 type sample struct {
-	F     []float32
+	Q     []uint8
 	Label int
+	Doc   int // rendered document (held-out split by document)
+}
+
+func quantise(f []float32) []uint8 {
+	q := make([]uint8, len(f))
+	for i, v := range f {
+		q[i] = uint8(math.Round(float64(min(max(v, 0), 1)) * 255))
+	}
+	return q
+}
+
+// features returns the cell as the classifier sees it.
+func (s sample) features(buf []float32) []float32 {
+	for i, v := range s.Q {
+		buf[i] = float32(v) / 255
+	}
+	return buf[:len(s.Q)]
 }
 
 func main() {
@@ -39,6 +59,8 @@ func main() {
 	cache := flag.String("cache", "", "file to keep the rendered samples in (reused if present)")
 	lr := flag.Float64("lr", 0.005, "initial SGD step")
 	hidden := flag.Int("hidden", 96, "hidden ReLU units (0: linear model)")
+	minAgree := flag.Float64("min-agree", 0.6, "drop documents whose cells the embedded model reads right less often than this")
+	jitter := flag.Int("jitter", 3, "extra cuts per glyph with moved centre, pitch and band")
 	flag.Parse()
 	classes := ocr.Classes
 	if *kind == "plate" {
@@ -49,6 +71,7 @@ func main() {
 		log.Fatal(err)
 	}
 	var mu sync.Mutex
+	var dropped atomic.Int64
 	var samples []sample
 	if *cache != "" {
 		if b, err := os.ReadFile(*cache); err == nil {
@@ -91,10 +114,22 @@ func main() {
 				if len(ex) == 0 || len(ex[0].Lines) != len(doc.Lines) || len(ex[0].Lines[0]) != len(doc.Lines[0]) {
 					continue
 				}
+				// A grid off by a cell would teach the neighbour's glyph:
+				// drop documents the current model mostly disagrees with.
+				if agree(ex[0].Lines, doc.Lines) < *minAgree {
+					dropped.Add(1)
+					continue
+				}
 				var local []sample
-				for li, line := range doc.Lines {
-					for ci := 0; ci < len(line); ci++ {
-						local = append(local, sample{F: ex[0].Lines[li][ci], Label: strings.IndexByte(ocr.Classes, line[ci])})
+				cuts := [][][][]float32{ex[0].Lines}
+				for j := 0; j < *jitter; j++ {
+					cuts = append(cuts, ex[0].Jitter(rng))
+				}
+				for _, cut := range cuts {
+					for li, line := range doc.Lines {
+						for ci := 0; ci < len(line); ci++ {
+							local = append(local, sample{Q: quantise(cut[li][ci]), Label: strings.IndexByte(ocr.Classes, line[ci]), Doc: i})
+						}
 					}
 				}
 				mu.Lock()
@@ -108,7 +143,7 @@ func main() {
 	}
 	close(jobs)
 	wg.Wait()
-	log.Printf("%d glyph samples", len(samples))
+	log.Printf("%d glyph samples (%d documents dropped for disagreement)", len(samples), dropped.Load())
 	if *cache != "" && *docs > 0 {
 		var buf bytes.Buffer
 		if err := gob.NewEncoder(&buf).Encode(samples); err != nil {
@@ -120,8 +155,15 @@ func main() {
 	}
 	rng := rand.New(rand.NewPCG(*seed, 1))
 	rng.Shuffle(len(samples), func(i, j int) { samples[i], samples[j] = samples[j], samples[i] })
-	nTest := len(samples) / 10
-	test, train := samples[:nTest], samples[nTest:]
+	// Every tenth document is held out (its jittered cuts with it).
+	var test, train []sample
+	for _, x := range samples {
+		if x.Doc%10 == 9 {
+			test = append(test, x)
+		} else {
+			train = append(train, x)
+		}
+	}
 	var m *ocr.Model
 	if *hidden > 0 {
 		m = trainMLP(train, classes, *hidden, *epochs, *lr, rng)
@@ -136,10 +178,35 @@ func main() {
 	log.Printf("wrote %s (%d bytes)", *out, len(b))
 }
 
+// agree returns the share of cells the embedded model reads as labelled.
+func agree(cells [][][]float32, lines []string) float64 {
+	m, err := ocr.EmbeddedModel()
+	if err != nil {
+		return 1
+	}
+	ok, n := 0, 0
+	for li, line := range lines {
+		for ci := 0; ci < len(line); ci++ {
+			sc := m.Scores(cells[li][ci])
+			best := 0
+			for c := range sc {
+				if sc[c] > sc[best] {
+					best = c
+				}
+			}
+			n++
+			if m.Classes[best] == line[ci] {
+				ok++
+			}
+		}
+	}
+	return float64(ok) / float64(max(n, 1))
+}
+
 func accuracy(m *ocr.Model, s []sample) float64 {
 	ok := 0
 	for _, x := range s {
-		sc := m.Scores(x.F)
+		sc := m.Scores(x.features(make([]float32, len(x.Q))))
 		best := 0
 		for c := range sc {
 			if sc[c] > sc[best] {
@@ -159,15 +226,17 @@ func trainSoftmax(s []sample, classes string, epochs int, lr0 float64, rng *rand
 	nc, nf := len(classes), ocr.NumFeatures
 	w := make([]float64, nc*(nf+1))
 	p := make([]float64, nc)
+	buf := make([]float32, nf)
 	for e := 0; e < epochs; e++ {
 		lr := lr0 / (1 + 0.3*float64(e))
 		rng.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
 		for _, x := range s {
+			xf := x.features(buf)
 			maxv := math.Inf(-1)
 			for c := 0; c < nc; c++ {
 				row := w[c*(nf+1):]
 				v := row[nf]
-				for i, f := range x.F {
+				for i, f := range xf {
 					v += row[i] * float64(f)
 				}
 				p[c] = v
@@ -184,7 +253,7 @@ func trainSoftmax(s []sample, classes string, epochs int, lr0 float64, rng *rand
 					g -= 1
 				}
 				row := w[c*(nf+1):]
-				for i, f := range x.F {
+				for i, f := range xf {
 					row[i] -= lr * (g*float64(f) + 1e-5*row[i])
 				}
 				row[nf] -= lr * g
@@ -220,7 +289,7 @@ func plateSamples(fonts *synth.Fonts, rng *rand.Rand, i int) []sample {
 	}
 	var out []sample
 	for k := 0; k < len(text); k++ {
-		out = append(out, sample{F: ex[0].Features[k], Label: strings.IndexByte(ocr.PlateClasses, text[k])})
+		out = append(out, sample{Q: quantise(ex[0].Features[k]), Label: strings.IndexByte(ocr.PlateClasses, text[k]), Doc: i})
 	}
 	return out
 }
@@ -239,15 +308,17 @@ func trainMLP(s []sample, classes string, nh, epochs int, lr0 float64, rng *rand
 	}
 	h := make([]float64, nh)
 	gh := make([]float64, nh)
+	buf := make([]float32, nf)
 	p := make([]float64, nc)
 	for e := 0; e < epochs; e++ {
 		lr := lr0 / (1 + 0.25*float64(e))
 		rng.Shuffle(len(s), func(i, j int) { s[i], s[j] = s[j], s[i] })
 		for _, x := range s {
+			xf := x.features(buf)
 			for j := 0; j < nh; j++ {
 				row := w1[j*(nf+1):]
 				v := row[nf]
-				for i, f := range x.F {
+				for i, f := range xf {
 					v += row[i] * float64(f)
 				}
 				h[j] = math.Max(v, 0)
@@ -291,7 +362,7 @@ func trainMLP(s []sample, classes string, nh, epochs int, lr0 float64, rng *rand
 				}
 				row := w1[j*(nf+1):]
 				g := gh[j]
-				for i, f := range x.F {
+				for i, f := range xf {
 					row[i] -= lr * g * float64(f)
 				}
 				row[nf] -= lr * g

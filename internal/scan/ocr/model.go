@@ -111,6 +111,9 @@ func defaultModel() (*Model, error) {
 	return model, modelErr
 }
 
+// EmbeddedModel returns the MRZ glyph classifier built into the binary.
+func EmbeddedModel() (*Model, error) { return defaultModel() }
+
 // Scores returns the log-probabilities of every class for features f.
 func (m *Model) Scores(f []float32) []float64 {
 	n := len(m.Classes)

@@ -74,7 +74,7 @@ func ExtractPlates(img image.Image, maxCands int) []PlateGlyphs {
 		l.x1 = math.Min(float64(p.small.w-1), l.x1)
 		hFull := l.h * float64(p.factor)
 		k := max(1, int(hFull/(stripCap*1.5)))
-		s := sampleStrip(p.level(k), l, float64(p.factor)/float64(k))
+		s := sampleStrip(p.level(k), l, float64(p.factor)/float64(k), 1.5)
 		if s == nil {
 			continue
 		}
@@ -166,23 +166,33 @@ func ReadPlate(ctx context.Context, img image.Image) (*PlateReading, error) {
 			return nil, err
 		}
 		var b strings.Builder
+		sc := make([][]float64, len(g.Features))
 		for i, f := range g.Features {
 			if g.GapBefore[i] {
 				b.WriteByte(' ')
 			}
-			sc := m.Scores(f)
+			sc[i] = m.Scores(f)
 			best := 0
-			for c := range sc {
-				if sc[c] > sc[best] {
+			for c := range sc[i] {
+				if sc[i][c] > sc[i][best] {
 					best = c
 				}
 			}
 			b.WriteByte(m.Classes[best])
 		}
 		text := b.String()
-		if rs := plate.Readings(text); len(rs) > 0 {
-			return &PlateReading{Plate: rs[0].Plate, Candidates: rs, Text: text}, nil
+		rs := decodePlate(m.Classes, sc, g.GapBefore)
+		if len(rs) == 0 {
+			continue
 		}
+		r := &PlateReading{Plate: rs[0].p.Plate, Text: text}
+		for _, c := range rs {
+			if c.cost-rs[0].cost > plateCandidateSpan || len(r.Candidates) >= 8 {
+				break
+			}
+			r.Candidates = append(r.Candidates, *c.p)
+		}
+		return r, nil
 	}
 	return nil, wache.Errorf(wache.ENOTFOUND, "no licence plate found in the photo")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"image"
 	"math"
+	"math/rand/v2"
 
 	"github.com/wache/wache"
 	"github.com/wache/wache/internal/scan/mrz"
@@ -21,6 +22,14 @@ const pitchPerCap = 1.04
 // character cell, NumFeatures values.
 type Extraction struct {
 	Lines [][][]float32
+	geo   []lineGeo
+}
+
+// lineGeo keeps what the cells of one line were cut from, so that
+// tools/ocrbtemplates can cut them again with small random changes.
+type lineGeo struct {
+	s       *strip
+	centres []float64
 }
 
 // prepared holds an image ready for MRZ search.
@@ -80,7 +89,7 @@ func (p *prepared) sampleCandidate(c mrzCandidate, flip bool) (Extraction, bool)
 		hFull := l.h * float64(p.factor)
 		k := max(1, int(hFull/(stripCap*1.5)))
 		src := p.level(k)
-		s := sampleStrip(src, l, float64(p.factor)/float64(k))
+		s := sampleStrip(src, l, float64(p.factor)/float64(k), mrzMargin)
 		if s == nil {
 			return Extraction{}, false
 		}
@@ -107,11 +116,27 @@ func (p *prepared) sampleCandidate(c mrzCandidate, flip bool) (Extraction, bool)
 	e := Extraction{}
 	for _, s := range strips {
 		prof := s.columns()
-		centres := fitGrid(prof, n, pitchPerCap, stripCap, s.x0, s.x1)
+		xs, xe := s.x0, s.x1
+		if xs >= 0 && xe < len(prof) && xe > xs {
+			xs, xe = s.extendInk(prof, xs, xe, 1.4*stripCap*pitchPerCap)
+			// Ink beyond the line (the document edge, background) must not
+			// pull the grid.
+			m := stripCap / 2
+			for x := range prof {
+				if x < xs-m || x > xe+m {
+					prof[x] = 0
+				}
+			}
+		}
+		centres := fitGrid(prof, n, pitchPerCap, stripCap, xs, xe, true)
+		if centres == nil {
+			centres = fitGrid(prof, n, pitchPerCap, stripCap, xs, xe, false)
+		}
 		if centres == nil {
 			return Extraction{}, false
 		}
 		var cells [][]float32
+		e.geo = append(e.geo, lineGeo{s: s, centres: centres})
 		for k, cx := range centres {
 			// Local pitch and band: perspective changes both along a line.
 			a, b := max(0, k-1), min(n-1, k+1)
@@ -124,6 +149,28 @@ func (p *prepared) sampleCandidate(c mrzCandidate, flip bool) (Extraction, bool)
 		e.Lines = append(e.Lines, cells)
 	}
 	return e, true
+}
+
+// Jitter cuts every cell again with its centre, pitch and capital band
+// moved a little at random: more varied training samples from one render.
+func (e Extraction) Jitter(rng *rand.Rand) [][][]float32 {
+	out := make([][][]float32, len(e.geo))
+	for li, g := range e.geo {
+		n := len(g.centres)
+		for k, cx := range g.centres {
+			a, b := max(0, k-1), min(n-1, k+1)
+			pitch := (g.centres[b] - g.centres[a]) / float64(b-a)
+			top, bot := g.s.localBand(cx, pitch)
+			cx += (rng.Float64()*2 - 1) * 0.1 * pitch
+			pitch *= 1 + (rng.Float64()*2-1)*0.06
+			top += rng.IntN(3) - 1
+			bot += rng.IntN(3) - 1
+			f := make([]float32, NumFeatures)
+			g.s.featuresBand(cx, pitch, top, max(bot, top+4), f)
+			out[li] = append(out[li], f)
+		}
+	}
+	return out
 }
 
 // rotate180 turns a strip upside down (the band flips with it).

@@ -12,6 +12,9 @@ const (
 	stripH   = 52
 	featW    = 16
 	featH    = 20
+	// mrzMargin is the room kept before and after a located MRZ chain,
+	// in capital heights.
+	mrzMargin = 4
 	// NumFeatures is the length of a glyph feature vector.
 	NumFeatures = featW * featH
 )
@@ -28,7 +31,7 @@ func (s *strip) at(x, y int) float32 { return s.ink[y*s.w+x] }
 
 // sampleStrip resamples the line l (coordinates scaled by scale into src)
 // into a straight strip.
-func sampleStrip(src *gray, l textLine, scale float64) *strip {
+func sampleStrip(src *gray, l textLine, scale, margin float64) *strip {
 	b := l.b
 	norm := math.Sqrt(1 + b*b)
 	ux, uy := 1/norm, b/norm
@@ -38,12 +41,14 @@ func sampleStrip(src *gray, l textLine, scale float64) *strip {
 	a := l.a * scale
 	// Start well before the ink along the centre line.
 	px, py := x0, a+b*x0
-	px -= ux * 1.5 * h
-	py -= uy * 1.5 * h
-	length := (x1-x0)*norm + 3*h
+	// The chain often misses glyphs at the ends (a run of small '<'
+	// fillers, a glyph washed out by glare): keep room for them.
+	px -= ux * margin * h
+	py -= uy * margin * h
+	length := (x1-x0)*norm + 2*margin*h
 	k := h / stripCap // source pixels per strip pixel
 	s := &strip{w: int(length / k), h: stripH}
-	s.x0, s.x1 = int(1.5*stripCap), int((length-1.5*h)/k)
+	s.x0, s.x1 = int(margin*stripCap), int((length-margin*h)/k)
 	if s.w < 10 || s.w > 4000 {
 		return nil
 	}
@@ -121,13 +126,13 @@ func slidingMin(v []float32, r int) []float32 {
 
 // band finds the rows of the capital band from the row profile.
 func (s *strip) band() {
+	// Only the located chain's columns: the margins may hold the document
+	// edge or the background.
 	prof := make([]float32, s.h)
-	var mx float32
 	for y := 0; y < s.h; y++ {
-		for x := 0; x < s.w; x++ {
+		for x := max(0, s.x0); x <= min(s.w-1, s.x1); x++ {
 			prof[y] += s.ink[y*s.w+x]
 		}
-		mx = max(mx, prof[y])
 	}
 	c := s.h / 2
 	// Grow from the strongest row near the centre.
@@ -176,10 +181,90 @@ func inkExtent(p []float32) (int, int) {
 	return xs, xe
 }
 
+// extendInk widens [xs, xe] over glyphs that continue the line with gaps
+// shorter than maxGap: glyphs the chain left out at either end. A run of
+// ink wider than a glyph, or with as much ink above and below the capital
+// band as in it (the document edge, a dark background, other print), ends
+// the search.
+func (s *strip) extendInk(p []float32, xs, xe int, maxGap float64) (int, int) {
+	var mx float32
+	for x := xs; x <= xe; x++ {
+		mx = max(mx, p[x])
+	}
+	th := 0.15 * mx
+	maxRun := int(0.8 * maxGap / 1.4)
+	capH := s.bot - s.top + 1
+	// A glyph holds at least a fraction of the chain's mean ink per glyph
+	// (a '<' about a third): specks of noise do not.
+	var sum float32
+	for x := xs; x <= xe; x++ {
+		sum += p[x]
+	}
+	minInk := 0.12 * sum / float32(max(1.0, float64(xe-xs)/(maxGap/1.4)))
+	glyphLike := func(a, b int) bool {
+		var in, out float32
+		for y := 0; y < s.h; y++ {
+			row := s.ink[y*s.w:]
+			var t float32
+			for x := a; x <= b; x++ {
+				t += row[x]
+			}
+			switch {
+			case y >= s.top && y <= s.bot:
+				in += t
+			case y < s.top-capH/4 || y > s.bot+capH/4:
+				out += t
+			}
+		}
+		return out < 0.5*in && in >= minInk
+	}
+	pitch := maxGap / 1.4
+	walk := func(from, step int) int {
+		last := from
+		// The centre of the last glyph taken, from its outer edge.
+		centre := float64(from) - 0.3*pitch*float64(step)
+		for x := from + step; x >= 0 && x < len(p); {
+			if float64((x-last)*step) > maxGap {
+				break
+			}
+			if p[x] <= th {
+				x += step
+				continue
+			}
+			// A run of ink: accept it if it is glyph-sized.
+			end := x
+			for end+step >= 0 && end+step < len(p) && p[end+step] > th {
+				end += step
+			}
+			if (end-x)*step+1 > maxRun || end+step < 0 || end+step >= len(p) || !glyphLike(min(x, end), max(x, end)) {
+				break
+			}
+			// The next glyph sits one pitch on: a mark further off (the
+			// document edge, a speck) is no part of the line.
+			c := float64(x+end) / 2
+			if d := (c - centre) * float64(step); d < 0.6*pitch || d > 1.4*pitch {
+				break
+			}
+			centre = c
+			last = end
+			x = end + step
+		}
+		return last
+	}
+	return walk(xs, -1), walk(xe, 1)
+}
+
 // fitGrid places n character cells along the strip: it searches pitch and
 // offset so that cell centres sit on ink and cell borders on gaps, then
 // moves each centre to the ink centroid near it.
-func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int) []float64 {
+//
+// tight says that [xs, xe] is the ink extent of exactly the n glyphs (the
+// first glyph's left edge to the last one's right edge): the first and
+// last centres then lie just inside it.
+func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int, tight bool) []float64 {
+	if xs < 0 || xe-xs < n || xe >= len(p) {
+		return nil
+	}
 	if xs < 0 || xe-xs < n || xe >= len(p) {
 		return nil
 	}
@@ -216,22 +301,40 @@ func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int) []f
 		}
 		return pre[b+1] - pre[a]
 	}
+	emptyBelow := 0.15 * total / float64(n)
 	bestScore := math.Inf(-1)
 	var bestO, bestP, bestQ float64
 	// Cell k sits at o + k p + q k(k-1)/2: q follows the pitch change of a
 	// line seen in perspective.
-	for qi := -3; qi <= 3; qi++ {
+	for qi := -8; qi <= 8; qi++ {
 		for pi := -12; pi <= 12; pi++ {
 			pp := pk * (1 + float64(pi)*0.005)
 			q := float64(qi) * 0.0005 * pp
 			// The chain may have missed a glyph at either end or taken in a
-			// stray mark: search a wide range for the first centre.
-			for o := float64(xs) - 0.6*pp; o <= float64(xs)+1.1*pp; o++ {
+			// stray mark: search a wide range for the first centre, unless
+			// the ink extent is known to be the line's.
+			oFrom, oTo := float64(xs)-0.6*pp, float64(xs)+1.1*pp
+			if tight {
+				oFrom, oTo = float64(xs)+0.1*pp, float64(xs)+0.55*pp
+			}
+			for o := oFrom; o <= oTo; o++ {
+				if tight {
+					last := o + float64(n-1)*pp + q*float64((n-1)*(n-2))/2
+					if last < float64(xe)-0.55*pp || last > float64(xe)-0.1*pp {
+						continue
+					}
+				}
 				score := 0.0
 				for k := 0; k < n; k++ {
 					c := o + float64(k)*pp + q*float64(k*(k-1))/2
 					step := pp + q*float64(k)
-					score += sum(c, 0.2*step) - 2*sum(c+0.5*step, 0.08*step)
+					core := sum(c, 0.2*step)
+					score += core - 2*sum(c+0.5*step, 0.08*step)
+					// Every MRZ cell holds a glyph: a cell on bare paper
+					// means the grid is off by a cell somewhere.
+					if core < emptyBelow {
+						score -= 4 * (emptyBelow - core)
+					}
 				}
 				// Ink outside the grid means a glyph was left out.
 				last := o + float64(n-1)*pp + q*float64((n-1)*(n-2))/2
@@ -242,6 +345,9 @@ func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int) []f
 				}
 			}
 		}
+	}
+	if math.IsInf(bestScore, -1) {
+		return nil
 	}
 	centres := make([]float64, n)
 	for k := 0; k < n; k++ {
