@@ -70,6 +70,7 @@ type App struct {
 	Accounts *accounts.Service
 	Convs    *convs.Service
 	Push     *push.Service // Web Push; implements push.Notifier
+	wake     *push.Waker
 	Alarms   *alarm.Service
 	Server   *server.Server
 	Registry *prometheus.Registry
@@ -145,7 +146,17 @@ func New(ctx context.Context, c Config) (a *App, err error) {
 	}
 	a.Registry = prometheus.NewRegistry()
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.Relay, err = relay.New(a.Store, a.Broker, log, a.Registry, relay.Options{Retention: c.Retention})
+	contact := c.PushContact
+	if contact == "" {
+		contact = "mailto:push@" + c.AllowedDomains[0]
+	}
+	if a.Push, err = push.Open(ctx, a.Store.DB(), push.Options{Subject: contact, Dev: c.Demo, Log: log, Registerer: a.Registry}); err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	// Devices that did not fetch a new envelope within the grace time (no
+	// live session on any node) are woken by a content-free push.
+	a.wake = a.Push.NewWaker(push.WakerOptions{})
+	a.Relay, err = relay.New(a.Store, a.Broker, log, a.Registry, relay.Options{Retention: c.Retention, OnAccepted: a.wake.EnvelopeAccepted})
 	if err != nil {
 		return nil, err
 	}
@@ -163,13 +174,6 @@ func New(ctx context.Context, c Config) (a *App, err error) {
 		}
 	}
 	a.Accounts = accounts.New(a.Store, mailer, accounts.DefaultConfig(c.AllowedDomains), log)
-	contact := c.PushContact
-	if contact == "" {
-		contact = "mailto:push@" + c.AllowedDomains[0]
-	}
-	if a.Push, err = push.Open(ctx, a.Store.DB(), push.Options{Subject: contact, Dev: c.Demo, Log: log, Registerer: a.Registry}); err != nil {
-		return nil, fmt.Errorf("push: %w", err)
-	}
 	a.Accounts.OnRevoke = func(ctx context.Context, deviceID string) {
 		a.Relay.DeviceRevoked(ctx, deviceID)
 		a.Push.DeviceRevoked(ctx, deviceID)
@@ -242,6 +246,9 @@ func (a *App) closeAll() error {
 	}
 	if a.Relay != nil {
 		err = errors.Join(err, a.Relay.Close())
+	}
+	if a.wake != nil {
+		a.wake.Close() // after the relay: no more accepted envelopes
 	}
 	if a.Push != nil {
 		err = errors.Join(err, a.Push.Close())

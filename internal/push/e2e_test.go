@@ -72,11 +72,16 @@ func (p *pushService) setStatus(path string, st int) {
 
 func (p *pushService) next(t *testing.T) received {
 	t.Helper()
+	return p.within(t, 15*time.Second)
+}
+
+func (p *pushService) within(t *testing.T, d time.Duration) received {
+	t.Helper()
 	select {
 	case r := <-p.got:
 		return r
-	case <-time.After(15 * time.Second):
-		t.Fatal("push service received nothing within 15 s")
+	case <-time.After(d):
+		t.Fatalf("push service received nothing within %v", d)
 		return received{}
 	}
 }

@@ -46,6 +46,7 @@ type Waker struct {
 type wake struct {
 	top    [2]seqBy // newest first, distinct senders
 	urgent bool
+	timer  *time.Timer
 }
 
 type seqBy struct {
@@ -111,16 +112,23 @@ func (w *Waker) EnvelopeAccepted(env *wache.Envelope) {
 		w.pending[env.ConvID] = p
 		w.timers.Add(1)
 		conv := env.ConvID
-		time.AfterFunc(w.opts.Grace, func() { defer w.timers.Done(); w.check(conv) })
+		p.timer = time.AfterFunc(w.opts.Grace, func() { defer w.timers.Done(); w.check(conv) })
 	}
 	p.add(env.Seq, env.SenderID)
 	p.urgent = p.urgent || env.Priority != "" || env.AckRequired
 }
 
-// Close stops scheduling and waits for the running checks.
+// Close stops scheduling, drops the checks not yet due and waits for the
+// running ones.
 func (w *Waker) Close() {
 	w.mu.Lock()
 	w.closed = true
+	for conv, p := range w.pending {
+		if p.timer.Stop() {
+			w.timers.Done()
+		}
+		delete(w.pending, conv)
+	}
 	w.mu.Unlock()
 	w.timers.Wait()
 }

@@ -84,3 +84,38 @@ func TestWakerPushesDevicesThatDidNotFetch(t *testing.T) {
 		ps.none(t)
 	})
 }
+
+// TestRelayWakesOfflineDevice: the node's real wiring. A message posted
+// through the API reaches the push service of a member device that has no
+// live session, after the default grace time; the sender's device gets
+// nothing.
+func TestRelayWakesOfflineDevice(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the 15 s grace time")
+	}
+	ps := startPushService(t)
+	n := harness.Start(t, harness.Options{})
+	ctx := context.Background()
+	anna, _ := n.Login(t, "anna.schmidt@"+harness.Domain)
+	ben, _ := n.Login(t, "ben.mueller@"+harness.Domain)
+	for c, path := range map[interface {
+		SubscribePush(context.Context, api.PushSubscription) (int, error)
+	}]string{anna: "/anna", ben: "/ben"} {
+		if _, err := c.SubscribePush(ctx, newBrowser(t).subscription(ps.URL+path)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conv, err := anna.CreateConversation(ctx, api.CreateConversationRequest{Kind: "direct", Members: []string{"ben.mueller@" + harness.Domain}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := anna.Post(ctx, conv.ID, "hello-1", []byte("opaque ciphertext")); err != nil {
+		t.Fatal(err)
+	}
+	r := ps.within(t, 45*time.Second)
+	if r.path != "/ben" || r.header.Get("Topic") != push.KindMessage {
+		t.Fatalf("push to %s topic %q", r.path, r.header.Get("Topic"))
+	}
+	n.App.Push.Flush(ctx)
+	ps.none(t)
+}

@@ -30,6 +30,10 @@ type Options struct {
 	MaxBatch  int           // envelopes per group commit (default 256)
 	Retention time.Duration // relayed items older than this are deleted (0: keep)
 	Resync    time.Duration // how often sessions re-check the store (default 30s)
+	// OnAccepted, if set, is called on this node for every newly stored
+	// envelope (not for duplicates), after its notification was published.
+	// It must not block: the commit loop calls it (push wake-ups).
+	OnAccepted func(env *wache.Envelope)
 }
 
 // Relay is the message relay of one server node.
@@ -286,6 +290,9 @@ func (r *Relay) commit(batch []*appendReq) {
 		default:
 			r.m.accepted.Inc()
 			r.publish(envs[i])
+			if r.opts.OnAccepted != nil {
+				r.opts.OnAccepted(envs[i])
+			}
 		}
 	}
 }
