@@ -552,7 +552,9 @@ func (s *Service) Respond(ctx context.Context, u *wache.User, d *wache.Device, i
 			state = api.AlarmAcknowledged
 			acked = true
 		}
-		if _, err := tx.Exec(ctx, `UPDATE alarms SET coming = ?, state = ? WHERE id = ?`, coming, state, id); err != nil {
+		// An acknowledged alarm never escalates: its held ciphertext goes.
+		if _, err := tx.Exec(ctx, `UPDATE alarms SET coming = ?, state = ?,
+			held_payload = CASE WHEN ? = 'acknowledged' THEN NULL ELSE held_payload END WHERE id = ?`, coming, state, state, id); err != nil {
 			return fmt.Errorf("update alarm: %w", err)
 		}
 		detail := req.Response

@@ -185,6 +185,9 @@ func TestAlarmAcknowledged(t *testing.T) {
 		if a3.State != api.AlarmAcknowledged {
 			t.Fatalf("after 2 coming: %s", a3.State)
 		}
+		if n := f.count(`SELECT COUNT(*) FROM alarms WHERE id = ? AND held_payload IS NULL`, a.ID); n != 1 {
+			t.Fatal("held ciphertext kept after the alarm was acknowledged")
+		}
 		// The deadline passing no longer escalates.
 		f.clk.Add(2 * time.Minute)
 		must(t, f.svc.RunDue(f.ctx))
