@@ -87,6 +87,25 @@ func (fr *frames) usersOf(t *testing.T, typ string, want int) []string {
 	}
 }
 
+// reached waits until a frame of the type reached the user.
+func (fr *frames) reached(typ, user string) bool {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		fr.mu.Lock()
+		for _, g := range fr.got {
+			if g.f.Type == typ && slices.Contains(g.users, user) {
+				fr.mu.Unlock()
+				return true
+			}
+		}
+		fr.mu.Unlock()
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (fr *frames) reset() { fr.mu.Lock(); fr.got = nil; fr.mu.Unlock() }
 
 // pushes records Notify calls.
