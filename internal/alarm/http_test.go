@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/wache/wache"
 	"github.com/wache/wache/api"
 	"github.com/wache/wache/internal/accounts"
+	"github.com/wache/wache/internal/broker/natsbroker"
 	"github.com/wache/wache/internal/harness"
 )
 
@@ -255,14 +257,48 @@ func TestHTTPBadInput(t *testing.T) {
 }
 
 // TestHTTPLiveFrames: devices connected over WebSocket receive the alarm
-// frame, and the envelope arrives with priority and ack_required.
+// frames, and the envelopes arrive with priority and ack_required; also
+// when the device is connected to another node than the raiser (two nodes
+// on one PostgreSQL with NATS, embedded or external).
 func TestHTTPLiveFrames(t *testing.T) {
-	n := harness.Start(t, harness.Options{})
-	w := newWorld(t, n, 60)
+	for _, setup := range []string{"one-node", "two-nodes-embedded-nats", "two-nodes-external-nats"} {
+		t.Run(setup, func(t *testing.T) {
+			var a, b *harness.Node
+			switch setup {
+			case "one-node":
+				a = harness.Start(t, harness.Options{})
+				b = a
+			case "two-nodes-embedded-nats":
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				shared, err := natsbroker.Embedded(ctx, natsbroker.Options{})
+				cancel()
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { shared.Close() })
+				a = harness.Start(t, harness.Options{Postgres: true, Shared: shared})
+				b = harness.Start(t, harness.Options{DBURL: a.DBURL, Shared: shared})
+			default:
+				conn, err := net.DialTimeout("tcp", "127.0.0.1:4222", time.Second)
+				if err != nil {
+					t.Skipf("no NATS at 127.0.0.1:4222: %v", err)
+				}
+				conn.Close()
+				a = harness.Start(t, harness.Options{Postgres: true, Broker: "nats://127.0.0.1:4222"})
+				b = harness.Start(t, harness.Options{DBURL: a.DBURL, Broker: "nats://127.0.0.1:4222"})
+			}
+			liveFrames(t, a, b)
+		})
+	}
+}
+
+func liveFrames(t *testing.T, a, b *harness.Node) {
+	w := newWorld(t, a, 60)
+	benOnB := login(t, b, "ben.mueller")
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, strings.Replace(n.URL, "http", "ws", 1)+"/api/v1/ws", &websocket.DialOptions{
-		Subprotocols: []string{api.Subprotocol}, HTTPHeader: http.Header{"Authorization": {"Bearer " + w.ben.token}}})
+	conn, _, err := websocket.Dial(ctx, strings.Replace(b.URL, "http", "ws", 1)+"/api/v1/ws", &websocket.DialOptions{
+		Subprotocols: []string{api.Subprotocol}, HTTPHeader: http.Header{"Authorization": {"Bearer " + benOnB.token}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,9 +324,9 @@ func TestHTTPLiveFrames(t *testing.T) {
 		}
 	}()
 	<-synced
-	var a api.Alarm
-	w.anna.ok("POST", "/api/v1/alarms", w.raiseReq("live"), &a)
-	w.ben.ok("POST", "/api/v1/alarms/"+a.ID+"/responses", api.AlarmResponseRequest{Response: "coming", ETASeconds: 90}, nil)
+	var al api.Alarm
+	w.anna.ok("POST", "/api/v1/alarms", w.raiseReq("live"), &al)
+	w.ben.ok("POST", "/api/v1/alarms/"+al.ID+"/responses", api.AlarmResponseRequest{Response: "coming", ETASeconds: 90}, nil)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		mu.Lock()
@@ -298,7 +334,7 @@ func TestHTTPLiveFrames(t *testing.T) {
 		var last *api.Alarm
 		for _, f := range frames {
 			switch {
-			case f.Type == api.FrameAlarm && f.Alarm != nil && f.Alarm.ID == a.ID:
+			case f.Type == api.FrameAlarm && f.Alarm != nil && f.Alarm.ID == al.ID:
 				alarmFrames++
 				last = f.Alarm
 			case f.Type == api.FrameEnvelope && f.Envelope.Priority == "alarm" && f.Envelope.AckRequired:
@@ -307,7 +343,7 @@ func TestHTTPLiveFrames(t *testing.T) {
 		}
 		mu.Unlock()
 		if alarmFrames >= 2 && alarmEnvs == 2 && len(last.Responses) == 1 {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("frames: %d alarm, %d alarm envelopes", alarmFrames, alarmEnvs)
