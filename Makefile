@@ -36,6 +36,7 @@ vet:
 
 test: vet web
 	$(GO) test -count=1 -timeout 30m ./...
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$$($(GO) env GOROOT)/lib/wasm/go_js_wasm_exec" ./web/wasm/
 
 test-short:
 	$(GO) test -short -count=1 ./...
