@@ -49,6 +49,7 @@ type PlateGlyphs struct {
 // ExtractPlates returns glyph features of the most plate-like text lines,
 // best first.
 func ExtractPlates(img image.Image, maxCands int) []PlateGlyphs {
+	m, _ := defaultPlateModel() // nil: touching glyphs split by width only
 	p := prepare(img)
 	r := max(8, max(p.small.w, p.small.h)/50)
 	ink := binarize(p.small, r)
@@ -78,7 +79,7 @@ func ExtractPlates(img image.Image, maxCands int) []PlateGlyphs {
 		if s == nil {
 			continue
 		}
-		if g := s.plateGlyphs(); len(g.Features) >= 3 {
+		if g := s.plateGlyphs(m); len(g.Features) >= 3 {
 			out = append(out, g)
 		}
 	}
@@ -89,7 +90,7 @@ func ExtractPlates(img image.Image, maxCands int) []PlateGlyphs {
 // strip was scaled so that the located glyphs are stripCap pixels high;
 // the band is taken from the glyphs themselves, since the car body above
 // and below the plate confuses a row profile.
-func (s *strip) plateGlyphs() PlateGlyphs {
+func (s *strip) plateGlyphs(m *Model) PlateGlyphs {
 	bin := make([]bool, len(s.ink))
 	for i, v := range s.ink {
 		bin[i] = v > 0.45
@@ -121,23 +122,43 @@ func (s *strip) plateGlyphs() PlateGlyphs {
 	// Glyphs that touch (blur) form one wide component: split it evenly.
 	type box struct{ x0, x1 float64 }
 	var boxes []box
+	cellOf := func(x0, x1 float64) []float32 {
+		f := make([]float32, NumFeatures)
+		// The cell keeps the glyph's width (I is narrow, W wide) but never
+		// less than a narrow glyph's room.
+		w := math.Max(x1-x0+1, 0.5*capH) * 1.15
+		s.features((x0+x1)/2, w, f)
+		return f
+	}
+	topScore := func(f []float32) float64 {
+		sc := m.Scores(f)
+		best := sc[0]
+		for _, v := range sc {
+			best = math.Max(best, v)
+		}
+		return best
+	}
 	for _, c := range gl {
 		w := float64(c.w())
 		k := 1
 		if w > 1.0*capH {
 			k = int(math.Round(w / (0.62 * capH)))
 		}
+		if k == 1 && m != nil && w > 0.7*capH {
+			// One wide glyph (W, M) or two narrow ones run together by
+			// blur: the classifier tells which reads better.
+			x0, x1 := float64(c.minX), float64(c.maxX)
+			xm := (x0 + x1) / 2
+			if (topScore(cellOf(x0, xm))+topScore(cellOf(xm, x1)))/2 > topScore(cellOf(x0, x1))+0.5 {
+				k = 2
+			}
+		}
 		for j := 0; j < k; j++ {
 			boxes = append(boxes, box{float64(c.minX) + w*float64(j)/float64(k), float64(c.minX) + w*float64(j+1)/float64(k)})
 		}
 	}
 	for i, b := range boxes {
-		f := make([]float32, NumFeatures)
-		// The cell keeps the glyph's width (I is narrow, W wide) but never
-		// less than a narrow glyph's room.
-		w := math.Max(b.x1-b.x0+1, 0.5*capH) * 1.15
-		s.features((b.x0+b.x1)/2, w, f)
-		g.Features = append(g.Features, f)
+		g.Features = append(g.Features, cellOf(b.x0, b.x1))
 		gap := i > 0 && b.x0-boxes[i-1].x1 > 0.42*capH
 		g.GapBefore = append(g.GapBefore, gap)
 	}
@@ -161,10 +182,26 @@ func ReadPlate(ctx context.Context, img image.Image) (*PlateReading, error) {
 	if err != nil {
 		return nil, wache.Errorf(wache.EUNAVAILABLE, "plate recogniser model missing")
 	}
-	for _, g := range ExtractPlates(img, 4) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if r := readPlateLines(m, ExtractPlates(img, 4)); r != nil {
+		return r, nil
+	}
+	return nil, wache.Errorf(wache.ENOTFOUND, "no licence plate found in the photo")
+}
+
+// plateMaxMeanCost bounds the mean cost per glyph (nats) of a reading: a
+// line of grille, lamps or other print decodes into some valid plate too,
+// but only at a high cost.
+const plateMaxMeanCost = 2.5
+
+// readPlateLines decodes every candidate line and keeps the reading that
+// fits its glyphs best (lowest mean cost per glyph).
+func readPlateLines(m *Model, lines []PlateGlyphs) *PlateReading {
+	var best *PlateReading
+	bestMean := plateMaxMeanCost
+	for _, g := range lines {
 		var b strings.Builder
 		sc := make([][]float64, len(g.Features))
 		for i, f := range g.Features {
@@ -172,27 +209,30 @@ func ReadPlate(ctx context.Context, img image.Image) (*PlateReading, error) {
 				b.WriteByte(' ')
 			}
 			sc[i] = m.Scores(f)
-			best := 0
+			top := 0
 			for c := range sc[i] {
-				if sc[i][c] > sc[i][best] {
-					best = c
+				if sc[i][c] > sc[i][top] {
+					top = c
 				}
 			}
-			b.WriteByte(m.Classes[best])
+			b.WriteByte(m.Classes[top])
 		}
-		text := b.String()
 		rs := decodePlate(m.Classes, sc, g.GapBefore)
 		if len(rs) == 0 {
 			continue
 		}
-		r := &PlateReading{Plate: rs[0].p.Plate, Text: text}
+		mean := rs[0].cost / float64(len(sc))
+		if mean >= bestMean {
+			continue
+		}
+		r := &PlateReading{Plate: rs[0].p.Plate, Text: b.String()}
 		for _, c := range rs {
 			if c.cost-rs[0].cost > plateCandidateSpan || len(r.Candidates) >= 8 {
 				break
 			}
 			r.Candidates = append(r.Candidates, *c.p)
 		}
-		return r, nil
+		best, bestMean = r, mean
 	}
-	return nil, wache.Errorf(wache.ENOTFOUND, "no licence plate found in the photo")
+	return best
 }

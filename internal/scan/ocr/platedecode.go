@@ -68,9 +68,38 @@ type plateReading struct {
 	cost float64
 }
 
+// plateDropCost is the cost of leaving out a glyph at either end of the
+// line (a screw, the edge of the EU band, dirt read as a glyph).
+const plateDropCost = 3
+
 // decodePlate returns the valid readings of glyph scores (log-probabilities
-// per class, one row per glyph), cheapest first.
+// per class, one row per glyph), cheapest first. Up to two glyphs at
+// either end may be left out, at plateDropCost each.
 func decodePlate(classes string, sc [][]float64, gapBefore []bool) []plateReading {
+	var out []plateReading
+	seen := map[string]int{}
+	for a := 0; a <= 2 && a < len(sc); a++ {
+		for b := len(sc); b >= a+2 && b >= len(sc)-2; b-- {
+			gb := append([]bool(nil), gapBefore[a:b]...)
+			gb[0] = false
+			drop := float64(a+len(sc)-b) * plateDropCost
+			for _, r := range decodeSpan(classes, sc[a:b], gb) {
+				r.cost += drop
+				if k, ok := seen[r.p.Plate]; ok {
+					out[k].cost = math.Min(out[k].cost, r.cost)
+					continue
+				}
+				seen[r.p.Plate] = len(out)
+				out = append(out, r)
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].cost < out[j].cost })
+	return out
+}
+
+// decodeSpan decodes glyphs that are all part of the plate.
+func decodeSpan(classes string, sc [][]float64, gapBefore []bool) []plateReading {
 	n := len(sc)
 	if n < 2 || n > 8 {
 		return nil

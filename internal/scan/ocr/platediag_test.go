@@ -78,12 +78,12 @@ func TestPlateDiagnose(t *testing.T) {
 			if rs := plate.Readings(text.String()); len(rs) > 0 && rs[0].Plate == p.Plate {
 				oldExact++
 			}
-			if rs := decodePlate(m.Classes, sc, g.GapBefore); len(rs) > 0 && rs[0].p.Plate == p.Plate {
+			if r := readPlateLines(m, ex); r != nil && r.Plate == p.Plate {
 				newExact++
 			} else if os.Getenv("WACHE_SCAN_VERBOSE") != "" {
 				got := ""
-				if len(rs) > 0 {
-					got = rs[0].p.Plate
+				if r != nil {
+					got = r.Plate + " (" + r.Text + ")"
 				}
 				t.Logf("%s #%d: text %q decoded %q want %q", lvl.Name, i, text.String(), got, p.Plate)
 			}
