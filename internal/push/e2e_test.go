@@ -101,7 +101,9 @@ type browser struct {
 	auth []byte
 }
 
-func newBrowser(t *testing.T) browser {
+func newBrowser(t *testing.T) browser { return newBrowserB(t) }
+
+func newBrowserB(t testing.TB) browser {
 	k, err := ecdh.P256().GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
