@@ -309,6 +309,12 @@ func (s *Service) remindDue(ctx context.Context) (int, error) {
 		if err != nil {
 			return sent, err
 		}
+		if len(users) == 0 { // everyone left or acknowledged: stop
+			if _, err := s.db.Exec(ctx, `UPDATE ack_requests SET next_remind_at = NULL WHERE conv_id = ? AND seq = ?`, d.conv, d.seq); err != nil {
+				return sent, fmt.Errorf("stop reminders: %w", err)
+			}
+			continue
+		}
 		s.notifyUsers(ctx, users, api.Frame{Type: api.FrameReminder, ConvID: d.conv, Seq: d.seq})
 		s.pushUsers(ctx, users, Notification{Kind: "reminder", Urgency: "high"})
 		sent++
