@@ -363,7 +363,11 @@ func rawRequest(t *testing.T, n *harness.Node, method, path, token, body string)
 // TestPushBadInput: every malformed or foreign request gets a clear error
 // with a code, and nothing is stored.
 func TestPushBadInput(t *testing.T) {
-	n := harness.Start(t, harness.Options{})
+	forBackends(t, testPushBadInput)
+}
+
+func testPushBadInput(t *testing.T, pg bool) {
+	n := harness.Start(t, harness.Options{Postgres: pg})
 	ctx := context.Background()
 	anna, ap := n.Login(t, "anna.schmidt@"+harness.Domain)
 	bob, bp := n.Login(t, "ben.mueller@"+harness.Domain)
@@ -566,6 +570,33 @@ func FuzzParseSubscription(f *testing.F) {
 			Keys: api.PushKeys{P256dh: sub.P256dh, Auth: sub.Auth}}, dev)
 		if err != nil || again != sub {
 			t.Fatalf("not canonical: %+v vs %+v (%v)", again, sub, err)
+		}
+	})
+}
+
+// FuzzPushHandlers: arbitrary bodies to the push endpoints of a real node
+// with a valid token get a clear 2xx or 4xx, never a 5xx.
+func FuzzPushHandlers(f *testing.F) {
+	n := harness.Start(f, harness.Options{})
+	_, p := n.Login(f, "anna.schmidt@"+harness.Domain)
+	h := n.App.Handler()
+	k, _ := ecdh.P256().GenerateKey(rand.Reader)
+	good, _ := json.Marshal(browser{k, make([]byte, 16)}.subscription("https://push.example.net/x"))
+	for _, seed := range []string{string(good), `{"endpoint":"https://push.example.net/x"}`, `{`, `null`, `[]`, `{"keys":null}`} {
+		f.Add(false, []byte(seed))
+		f.Add(true, []byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, del bool, body []byte) {
+		method := "POST"
+		if del {
+			method = "DELETE"
+		}
+		req := httptest.NewRequest(method, "/api/v1/push/subscriptions", strings.NewReader(string(body)))
+		req.Header.Set("Authorization", "Bearer "+p.Token)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("status %d for %q: %s", rec.Code, body, rec.Body.String())
 		}
 	})
 }
