@@ -81,7 +81,7 @@ function Loading() {
       <div class="logo-big" aria-hidden="true"><Icon name="shield" /></div>
       <h1>{t('appName')}</h1>
       <p role="status">{t('loading')}</p>
-      <progress max={1} value={p} aria-label={t('loading')} />
+      {isNaN(p) ? <progress aria-label={t('loading')} /> : <progress max={1} value={p} aria-label={t('loading')} />}
     </main>
   );
 }

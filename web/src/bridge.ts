@@ -63,8 +63,21 @@ export async function loadBridge(): Promise<Bridge> {
   if (!window.wache) {
     if (!window.Go) await loadScript('wasm_exec.js');
     const go = new window.Go!();
-    const bytes = await fetchWasm('wache.wasm');
-    const { instance } = await WebAssembly.instantiate(bytes, go.importObject);
+    let instance: WebAssembly.Instance;
+    if (WebAssembly.instantiateStreaming) {
+      // Streaming compiles while downloading, and lets the browser keep the
+      // compiled code with the cached response: warm starts skip the compile.
+      // The progress bar is then indeterminate.
+      loadProgress.set(NaN);
+      try {
+        instance = (await WebAssembly.instantiateStreaming(fetch('wache.wasm'), go.importObject)).instance;
+      } catch {
+        // e.g. a proxy that changed the Content-Type: fall back to bytes
+        instance = (await WebAssembly.instantiate(await fetchWasm('wache.wasm'), go.importObject)).instance;
+      }
+    } else {
+      instance = (await WebAssembly.instantiate(await fetchWasm('wache.wasm'), go.importObject)).instance;
+    }
     // go.run resolves only when the Go program exits; the bridge lives on.
     go.run(instance).catch((e) => console.error('client core stopped', e));
   }
