@@ -28,6 +28,9 @@ func (b *bridge) methods() map[string]method {
 		"updateLiveLocation": b.updateLiveLocation, "stopLiveLocation": b.stopLiveLocation,
 		"markRead": b.markRead, "devices": b.devices, "revokeDevice": b.revokeDevice,
 		"saveDraft": b.saveDraft, "draft": b.draft, "bench": b.bench,
+		// activity: the UI reports user input (keys, taps), which holds off
+		// the auto-lock like any active call.
+		"activity": func(context.Context, []js.Value) (any, error) { return nil, nil },
 	}
 }
 
@@ -158,7 +161,7 @@ func (b *bridge) onMessage(ctx context.Context, s *session, m client.Message) {
 		b.emit("message", map[string]any{"conv_id": e.ConvID, "message": s.toMsg(e)})
 	}
 	if len(es) > 0 {
-		b.emit("chats", nil)
+		b.chatsChanged()
 	}
 	if m.SenderID != s.prof.UserID && m.Payload.Type != client.TypeReceipt && m.Seq > 0 {
 		s.mu.Lock()
@@ -407,7 +410,7 @@ func (b *bridge) createChat(ctx context.Context, args []js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.emit("chats", nil)
+	b.chatsChanged()
 	return b.chat(ctx, []js.Value{js.ValueOf(c.ID)})
 }
 
@@ -431,7 +434,7 @@ func (b *bridge) addMember(ctx context.Context, args []js.Value) (any, error) {
 	if err := s.m.AddMember(ctx, conv, email, role); err != nil {
 		return nil, err
 	}
-	b.emit("chats", nil)
+	b.chatsChanged()
 	return nil, nil
 }
 
@@ -451,7 +454,7 @@ func (b *bridge) removeMember(ctx context.Context, args []js.Value) (any, error)
 	if err := s.m.RemoveMember(ctx, conv, email); err != nil {
 		return nil, err
 	}
-	b.emit("chats", nil)
+	b.chatsChanged()
 	return nil, nil
 }
 
@@ -530,7 +533,7 @@ func (b *bridge) queue(ctx context.Context, s *session, conv, localID string, p 
 		b.emit("message", map[string]any{"conv_id": conv, "message": m})
 		out = m
 	}
-	b.emit("chats", nil)
+	b.chatsChanged()
 	return out, nil
 }
 
@@ -823,7 +826,7 @@ func (b *bridge) markRead(ctx context.Context, args []js.Value) (any, error) {
 	if err := s.hist.MarkRead(ctx, conv, seq); err != nil {
 		return nil, err
 	}
-	b.emit("chats", nil)
+	b.chatsChanged()
 	s.mu.Lock()
 	c := s.convs[conv]
 	already := s.readSent(conv) >= seq

@@ -50,7 +50,9 @@ func (b *bridge) promise(name string, fn method) js.Func {
 		})
 		p := js.Global().Get("Promise").New(exec)
 		exec.Release()
-		b.touch(name)
+		if !passive[name] || (name == "messages" && paging(args)) {
+			b.touch(name)
+		}
 		go func() {
 			var (
 				res any
@@ -77,6 +79,17 @@ func (b *bridge) promise(name string, fn method) js.Func {
 		}()
 		return p
 	})
+}
+
+// passive methods are what the UI calls by itself when events arrive
+// (refreshing the list, the open chat): they are no sign of a person at
+// the device and do not hold off the auto-lock, or a busy group would keep
+// an unattended phone unlocked. Paging back in a chat is (scrolling).
+var passive = map[string]bool{"init": true, "me": true, "chats": true, "chat": true, "messages": true,
+	"markRead": true, "devices": true, "draft": true, "bench": true}
+
+func paging(args []js.Value) bool {
+	return len(args) > 1 && args[1].Type() == js.TypeObject && args[1].Get("beforeSeq").Type() == js.TypeNumber
 }
 
 // toJS converts a result: []byte → Uint8Array, nil → undefined, anything

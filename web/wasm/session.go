@@ -58,7 +58,8 @@ type session struct {
 type bridge struct {
 	ls listeners
 
-	startMu sync.Mutex // one unlock or enrolment at a time
+	startMu   sync.Mutex    // one unlock or enrolment at a time
+	chatsKick chan struct{} // coalesces "chats" events
 
 	mu       sync.Mutex
 	server   string
@@ -79,7 +80,9 @@ func newBridge() *bridge {
 	b := &bridge{ls: listeners{m: map[string]map[int]js.Value{}}, autoLock: 5 * time.Minute, lastUse: time.Now(),
 		conn: connEvent{State: "offline"},
 		log:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	b.chatsKick = make(chan struct{}, 1)
 	go b.autoLocker()
+	go b.chatsEmitter()
 	b.watchNetwork()
 	return b
 }
@@ -434,7 +437,7 @@ func (b *bridge) connect(ctx context.Context, s *session) {
 				go b.afterConnect(ctx, s)
 			},
 			Synced: func() {
-				b.emit("chats", nil)
+				b.chatsChanged()
 				s.wake()
 			},
 			Disconnect: func(err error) {
@@ -532,7 +535,7 @@ func (b *bridge) flusher(ctx context.Context, s *session) {
 				b.emit("message", map[string]any{"conv_id": e.ConvID, "message": s.toMsg(e)})
 			}
 			if len(es) > 0 {
-				b.emit("chats", nil)
+				b.chatsChanged()
 			}
 		})
 		if err != nil && ctx.Err() == nil {
@@ -608,4 +611,20 @@ func tabLock(ctx context.Context) (release func(), err error) {
 			}
 		})
 	}, nil
+}
+
+// chatsChanged announces a changed chat list. The UI reloads the list on
+// it, so a burst of messages gives one event per 250 ms, not one each.
+func (b *bridge) chatsChanged() {
+	select {
+	case b.chatsKick <- struct{}{}:
+	default:
+	}
+}
+
+func (b *bridge) chatsEmitter() {
+	for range b.chatsKick {
+		b.emit("chats", nil)
+		time.Sleep(250 * time.Millisecond)
+	}
 }
