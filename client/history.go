@@ -99,6 +99,20 @@ type convIndex struct {
 
 func (ix *convIndex) next() int { return ix.First + len(ix.Counts) }
 
+// valid bounds what a stored index may say, so that a damaged one cannot
+// make a walk run away.
+func (ix *convIndex) valid() bool {
+	if ix.First < 0 || ix.First > 1<<40 || len(ix.Counts) > 1<<16 || ix.Unread < 0 || ix.ReadSeq < 0 || ix.MaxSeq < 0 {
+		return false
+	}
+	for _, c := range ix.Counts {
+		if c < 0 || c > 1<<20 {
+			return false
+		}
+	}
+	return true
+}
+
 func histIndexKey(convID string) string        { return "hx_" + convID }
 func histChunkKey(convID string, n int) string { return fmt.Sprintf("h_%s_%d", convID, n) }
 
@@ -126,7 +140,7 @@ func (h *History) indexLocked(ctx context.Context, convID string) (*convIndex, e
 		return nil, err
 	}
 	if len(b) > 0 {
-		if err := json.Unmarshal(b, ix); err != nil || ix.First < 0 || len(ix.Counts) > 1<<16 {
+		if err := json.Unmarshal(b, ix); err != nil || !ix.valid() {
 			return nil, corrupt("history index", err)
 		}
 	}

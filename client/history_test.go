@@ -523,3 +523,39 @@ func TestBenchMLS(t *testing.T) {
 		t.Fatal("n=0 accepted")
 	}
 }
+
+// FuzzHistoryState: whatever bytes a damaged or altered store holds for the
+// history, reading and writing it gives entries or ECORRUPT, never a panic
+// or a hang.
+func FuzzHistoryState(f *testing.F) {
+	f.Add([]byte(`{"first":0,"counts":[2],"read_seq":0,"unread":1,"max_seq":2}`), []byte(`[{"conv_id":"c","seq":1,"sender_id":"b","time":"2026-01-01T00:00:00Z","payload":{"v":1,"type":"text","text":"x"},"status":"delivered"}]`))
+	f.Add([]byte(`{"first":-5,"counts":[-1,99999999]}`), []byte(`[]`))
+	f.Add([]byte(`{"first":9223372036854775807,"counts":[1,1]}`), []byte(`null`))
+	f.Add([]byte(`null`), []byte(`[{"seq":-1,"payload":{"type":"live_location","location":null}}]`))
+	f.Fuzz(func(t *testing.T, index, chunk []byte) {
+		ctx := context.Background()
+		st := &rawState{m: map[string][]byte{"hx_c": index}}
+		for n := -1; n < 3; n++ {
+			st.m[fmt.Sprintf("h_c_%d", n)] = chunk
+		}
+		h := client.OpenHistory(st, "me")
+		check := func(err error) {
+			if err != nil && wache.ErrorCode(err) != client.ECORRUPT {
+				t.Fatalf("error without code %s: %v", client.ECORRUPT, err)
+			}
+		}
+		_, err := h.Messages(ctx, "c", 0, 50)
+		check(err)
+		_, err = h.Summary(ctx, "c")
+		check(err)
+		_, err = h.Record(ctx, textMsg("c", 5, "ben", "neu"))
+		check(err)
+		_, err = h.Record(ctx, receipt("c", 6, "ben", "read", 5))
+		check(err)
+		_, err = h.AddPending(ctx, "c", "l1", client.Payload{V: 1, Type: client.TypeText, Text: "x"}, time.Now())
+		check(err)
+		_, err = h.MarkSent(ctx, "c", "l1", 7, time.Now())
+		check(err)
+		check(h.MarkRead(ctx, "c", 7))
+	})
+}
