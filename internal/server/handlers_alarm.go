@@ -19,6 +19,16 @@ func (s *Server) alarmsOff(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
+// alarmError writes err; a failure because the caller went away (a
+// cancelled request) is EUNAVAILABLE, not an internal error: the client
+// retries with the same ids.
+func alarmError(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Context().Err() != nil && wache.ErrorCode(err) == wache.EINTERNAL {
+		err = &wache.Error{Code: wache.EUNAVAILABLE, Message: "the request ended before it completed; retry", Err: err}
+	}
+	writeError(w, r, err)
+}
+
 // pathSeq reads the {seq} path value.
 func pathSeq(r *http.Request) (int64, error) {
 	n, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
@@ -36,16 +46,16 @@ func (s *Server) handlePostReceipt() http.HandlerFunc {
 		u, _ := caller(r)
 		seq, err := pathSeq(r)
 		if err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		var req api.ReceiptRequest
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		if err := s.Alarms.Receipt(r.Context(), u, r.PathValue("id"), seq, req.State); err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"state": req.State})
@@ -60,12 +70,12 @@ func (s *Server) handleReceipts() http.HandlerFunc {
 		u, _ := caller(r)
 		seq, err := pathSeq(r)
 		if err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		limit, err := queryInt(r, "limit", 0)
 		if err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		q := r.URL.Query()
@@ -83,7 +93,7 @@ func (s *Server) handleReceipts() http.HandlerFunc {
 		}
 		out, err := s.Alarms.Receipts(r.Context(), u, r.PathValue("id"), seq, pending, int(limit), q.Get("after"))
 		if err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, out)
@@ -98,11 +108,11 @@ func (s *Server) handleCloseAckRequest() http.HandlerFunc {
 		u, _ := caller(r)
 		seq, err := pathSeq(r)
 		if err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		if err := s.Alarms.CloseRequest(r.Context(), u, r.PathValue("id"), seq); err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -117,7 +127,7 @@ func (s *Server) handleUnits() http.HandlerFunc {
 		u, _ := caller(r)
 		out, err := s.Alarms.Units(r.Context(), u)
 		if err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, out)
@@ -132,12 +142,12 @@ func (s *Server) handlePutAlarmPolicy() http.HandlerFunc {
 		u, _ := caller(r)
 		var req api.AlarmPolicy
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		out, err := s.Alarms.SetPolicy(r.Context(), u, r.PathValue("id"), req)
 		if err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, out)
@@ -152,7 +162,7 @@ func (s *Server) handleAlarmPolicy() http.HandlerFunc {
 		u, _ := caller(r)
 		out, err := s.Alarms.Policy(r.Context(), u)
 		if err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, out)
@@ -169,12 +179,12 @@ func (s *Server) handleRaiseAlarm() http.HandlerFunc {
 		r.Body = http.MaxBytesReader(w, r.Body, 512<<10)
 		var req api.RaiseAlarmRequest
 		if err := decodeLarge(w, r, &req); err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		a, err := s.Alarms.Raise(r.Context(), u, d, req)
 		if err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		status := http.StatusCreated
@@ -193,7 +203,7 @@ func (s *Server) handleAlarms() http.HandlerFunc {
 		u, _ := caller(r)
 		limit, err := queryInt(r, "limit", 0)
 		if err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		if limit > 1<<20 {
@@ -201,7 +211,7 @@ func (s *Server) handleAlarms() http.HandlerFunc {
 		}
 		out, err := s.Alarms.List(r.Context(), u, r.URL.Query().Get("state"), int(limit))
 		if err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, out)
@@ -216,7 +226,7 @@ func (s *Server) handleAlarm() http.HandlerFunc {
 		u, _ := caller(r)
 		a, err := s.Alarms.Get(r.Context(), u, r.PathValue("id"))
 		if err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, a)
@@ -231,12 +241,12 @@ func (s *Server) handleAlarmResponse() http.HandlerFunc {
 		u, d := caller(r)
 		var req api.AlarmResponseRequest
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		a, err := s.Alarms.Respond(r.Context(), u, d, r.PathValue("id"), req)
 		if err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, a)
@@ -251,12 +261,12 @@ func (s *Server) handleEndAlarm() http.HandlerFunc {
 		u, d := caller(r)
 		var req api.EndAlarmRequest
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		a, err := s.Alarms.End(r.Context(), u, d, r.PathValue("id"), req)
 		if err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, a)
@@ -271,12 +281,12 @@ func (s *Server) handleReplaceEscalation() http.HandlerFunc {
 		u, d := caller(r)
 		var req api.AlarmEnvelope
 		if err := decode(w, r, &req); err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		a, err := s.Alarms.ReplaceEscalation(r.Context(), u, d, r.PathValue("id"), req)
 		if err != nil {
-			writeError(w, r, err)
+			alarmError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, a)
