@@ -126,9 +126,13 @@ func corrupt(what string, err error) error {
 	return &wache.Error{Code: ECORRUPT, Message: "local data is damaged (" + what + "): log out and enrol this device again", Err: err}
 }
 
-// ECORRUPT is the error code of local data that cannot be read back (a
-// damaged or altered browser store). It exists only on devices.
-const ECORRUPT = "corrupt"
+// Error codes that exist only on devices: ECORRUPT for local data that
+// cannot be read back (a damaged or altered store), ESTORAGE for a store
+// that is missing or does not answer (a browser without IndexedDB).
+const (
+	ECORRUPT = "corrupt"
+	ESTORAGE = "storage"
+)
 
 func (h *History) indexLocked(ctx context.Context, convID string) (*convIndex, error) {
 	if ix, ok := h.idx[convID]; ok {

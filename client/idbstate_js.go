@@ -31,7 +31,7 @@ var idbTimeout = 20 * time.Second
 func OpenIDBState(ctx context.Context, name string) (*IDBState, error) {
 	idb := js.Global().Get("indexedDB")
 	if idb.IsUndefined() || idb.IsNull() {
-		return nil, wache.Errorf(wache.EUNAVAILABLE, "this browser offers no IndexedDB (private mode?): the app cannot store its keys")
+		return nil, wache.Errorf(ESTORAGE, "this browser offers no IndexedDB (private mode?): the app cannot store its keys")
 	}
 	req := idb.Call("open", name, 1)
 	upgrade := js.FuncOf(func(this js.Value, args []js.Value) any {
@@ -45,7 +45,7 @@ func OpenIDBState(ctx context.Context, name string) (*IDBState, error) {
 	req.Set("onupgradeneeded", upgrade)
 	res, err := await(ctx, req, "onsuccess", "onerror", "onblocked")
 	if err != nil {
-		return nil, fmt.Errorf("open IndexedDB %q: %w", name, err)
+		return nil, &wache.Error{Code: ESTORAGE, Message: "the browser's storage cannot be opened", Err: err}
 	}
 	return &IDBState{db: res}, nil
 }
@@ -96,7 +96,7 @@ func await(ctx context.Context, target js.Value, ok string, fail ...string) (js.
 	case o := <-ch:
 		return o.v, o.err
 	case <-ctx.Done():
-		return js.Undefined(), &wache.Error{Code: wache.EUNAVAILABLE, Message: "the browser's storage did not answer", Err: ctx.Err()}
+		return js.Undefined(), &wache.Error{Code: ESTORAGE, Message: "the browser's storage did not answer", Err: ctx.Err()}
 	}
 }
 

@@ -30,6 +30,7 @@ func TestErrorCodes(t *testing.T) {
 		{fmt.Errorf("local data %q: %w", "g_x", client.ErrWrongPassphrase), "ECORRUPT"},
 		{fmt.Errorf("outbox is corrupt: %w", errors.New("json")), "ECORRUPT"},
 		{errLocked(), "ELOCKED"},
+		{wache.Errorf(client.ESTORAGE, "no IndexedDB"), "ESTORAGE"},
 		{wache.Errorf(wache.ERATELIMIT, "x"), "ERATELIMIT"},
 		{errors.New("boom"), "EINTERNAL"},
 	} {

@@ -181,6 +181,8 @@ func jsCode(err error) string {
 	switch code {
 	case client.ECORRUPT:
 		return codeCorrupt
+	case client.ESTORAGE:
+		return "ESTORAGE"
 	case wache.EUNAVAILABLE:
 		return codeNetwork
 	case wache.EREVOKED:
@@ -214,6 +216,7 @@ var germanPrefix = map[string]string{
 	"EEXPIRED":      "Abgelaufen",
 	codeNetwork:     "Keine Verbindung zum Server",
 	codeCorrupt:     "Die lokalen Daten sind beschädigt: bitte abmelden und das Gerät neu anmelden",
+	"ESTORAGE":      "Der Speicher des Browsers ist nicht verfügbar (privates Fenster?)",
 	"EINTERNAL":     "Interner Fehler",
 }
 
