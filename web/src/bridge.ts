@@ -78,10 +78,12 @@ export async function loadBridge(): Promise<Bridge> {
     } else {
       instance = (await WebAssembly.instantiate(await fetchWasm('wache.wasm'), go.importObject)).instance;
     }
+    performance.mark('wache-wasm-instantiated');
     // go.run resolves only when the Go program exits; the bridge lives on.
     go.run(instance).catch((e) => console.error('client core stopped', e));
   }
   bridge = await waitFor(() => window.wache, 30000);
+  performance.mark('wache-bridge-ready');
   return bridge;
 }
 
