@@ -459,8 +459,10 @@ func TestEscalation(t *testing.T) {
 		if e.State != api.AlarmFalse {
 			t.Fatalf("state %s", e.State)
 		}
-		if n := strings.Count(strings.Join(f.auditActions(), " "), "alarm.escalated"); n != 1 {
-			t.Fatalf("%d escalation audit entries", n)
+		for _, act := range []string{"alarm.escalated", "alarm.escalation_posted", "alarm.false_alarm"} {
+			if n := strings.Count(strings.Join(f.auditActions(), " ")+" ", act+" "); n != 1 {
+				t.Fatalf("%d %s audit entries, want 1", n, act)
+			}
 		}
 	})
 }

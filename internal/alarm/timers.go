@@ -187,7 +187,9 @@ func (s *Service) postHeld(ctx context.Context, id string) bool {
 		s.log.WarnContext(ctx, "post held escalation; will retry", "alarm", id, "err", err)
 		return false
 	}
+	mine := false
 	err2 := s.inTx(ctx, func(tx *sqldb.Tx) error {
+		mine = false
 		res, err2 := tx.Exec(ctx, `UPDATE alarms SET held_payload = NULL WHERE id = ? AND held_payload IS NOT NULL`, id)
 		if err2 != nil {
 			return err2
@@ -195,6 +197,7 @@ func (s *Service) postHeld(ctx context.Context, id string) bool {
 		if n, _ := res.RowsAffected(); n != 1 {
 			return nil // another node recorded it
 		}
+		mine = true
 		if err != nil {
 			return s.addEvent(ctx, tx, id, now, "escalation_failed", "", code)
 		}
@@ -207,11 +210,15 @@ func (s *Service) postHeld(ctx context.Context, id string) bool {
 		s.log.WarnContext(ctx, "record held escalation", "alarm", id, "err", err2)
 		return false
 	}
+	if !mine {
+		return false
+	}
 	if err != nil {
 		s.log.WarnContext(ctx, "held escalation refused", "alarm", id, "code", code)
 		s.record(ctx, "alarm.escalation_failed", nil, nil, map[string]any{"alarm": id, "code": code}, "failed")
 		return false
 	}
+	s.record(ctx, "alarm.escalation_posted", nil, nil, map[string]any{"alarm": id, "conv": conv, "seq": seq}, api.AlarmEscalated)
 	return true
 }
 
