@@ -160,15 +160,25 @@ func (s *Service) Raise(ctx context.Context, u *wache.User, d *wache.Device, req
 		}
 	}
 
-	// Post the envelopes (membership and write rights are the relay's checks).
-	refs := make([]api.AlarmEnvelopeRef, 0, len(req.Envelopes))
-	for _, e := range req.Envelopes {
-		res, err := s.relay.Post(ctx, u, d, e.ConvID, relay.Message{ClientID: e.ClientID, Kind: wache.EnvApp, Epoch: e.Epoch,
-			Payload: e.Payload, Priority: relay.PriorityAlarm, AckRequired: true})
+	// Post the envelopes (membership and write rights are the relay's
+	// checks), at once: they share one group commit.
+	refs := make([]api.AlarmEnvelopeRef, len(req.Envelopes))
+	errs := make([]error, len(req.Envelopes))
+	var wg sync.WaitGroup
+	for i, e := range req.Envelopes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := s.relay.Post(ctx, u, d, e.ConvID, relay.Message{ClientID: e.ClientID, Kind: wache.EnvApp, Epoch: e.Epoch,
+				Payload: e.Payload, Priority: relay.PriorityAlarm, AckRequired: true})
+			refs[i], errs[i] = api.AlarmEnvelopeRef{ConvID: e.ConvID, Seq: res.Seq}, err
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
-			return nil, err
+			return nil, err // posted ones stay; a retry with the same ids finds them
 		}
-		refs = append(refs, api.AlarmEnvelopeRef{ConvID: e.ConvID, Seq: res.Seq})
 	}
 
 	id := accounts.NewID()
