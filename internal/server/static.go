@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,6 +103,10 @@ func staticHandler(fsys fs.FS) http.Handler {
 			h.Set("Content-Encoding", "gzip")
 			body = f.gz
 			h.Set("ETag", strings.TrimSuffix(f.etag, `"`)+`-gz"`)
+			// The whole compressed body, with its length (the app shows
+			// download progress from it); no ranges of a compressed body.
+			h.Set("Content-Length", strconv.Itoa(len(body)))
+			r.Header.Del("Range")
 		}
 		// ServeContent answers If-None-Match with 304 and handles ranges.
 		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -93,6 +94,9 @@ func TestStaticApp(t *testing.T) {
 				t.Errorf("Content-Encoding %q, want %q", got, tc.want.encoding)
 			}
 			body, _ := io.ReadAll(res.Body)
+			if tc.method == "GET" && res.Header.Get("Content-Length") != strconv.Itoa(len(body)) {
+				t.Errorf("Content-Length %q for %d bytes", res.Header.Get("Content-Length"), len(body))
+			}
 			if !bytes.HasPrefix(body, []byte(tc.want.body)) {
 				t.Errorf("body %q", body[:min(len(body), 40)])
 			}
