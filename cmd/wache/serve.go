@@ -18,10 +18,10 @@ import (
 
 // serveConfig is everything `wache serve` can be told.
 type serveConfig struct {
-	data, addr, db, domains, smtp, tlsCert, tlsKey, brokerSpec, orgName, logLevel, logFormat string
-	demo                                                                                     bool
-	retention                                                                                time.Duration
-	authRate                                                                                 float64
+	data, addr, db, domains, smtp, tlsCert, tlsKey, brokerSpec, orgName, logLevel, logFormat, pushContact string
+	demo                                                                                                  bool
+	retention                                                                                             time.Duration
+	authRate                                                                                              float64
 }
 
 func envOr(env *Env, key, def string) string {
@@ -45,6 +45,7 @@ func cmdServe(ctx context.Context, args []string, env *Env) error {
 	fs.StringVar(&c.tlsKey, "tls-key", envOr(env, "WACHE_TLS_KEY", ""), "TLS private key file (PEM) (WACHE_TLS_KEY)")
 	fs.StringVar(&c.brokerSpec, "broker", envOr(env, "WACHE_BROKER", "inproc"), "fan-out broker: inproc, nats-embedded, or nats://host:4222[,nats://…] for a cluster (WACHE_BROKER)")
 	fs.StringVar(&c.orgName, "org-name", envOr(env, "WACHE_ORG_NAME", "Polizei"), "name of the authority, used on first start")
+	fs.StringVar(&c.pushContact, "push-contact", envOr(env, "WACHE_PUSH_CONTACT", ""), "contact for Web Push services, mailto:… or https://… (default mailto:push@<first allowed domain>) (WACHE_PUSH_CONTACT)")
 	fs.DurationVar(&c.retention, "retention", 30*24*time.Hour, "delete relayed items older than this (0 keeps them)")
 	fs.Float64Var(&c.authRate, "auth-rate", 0.5, "login requests per second allowed per client address (burst 20)")
 	fs.StringVar(&c.logLevel, "log-level", envOr(env, "WACHE_LOG_LEVEL", "info"), "debug, info, warn or error")
@@ -99,7 +100,7 @@ func serve(ctx context.Context, c serveConfig, env *Env, ready chan<- string) er
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	a, err := app.New(octx, app.Config{DataDir: c.data, DB: c.db, AllowedDomains: domains, Demo: c.demo, SMTP: c.smtp,
-		Broker: c.brokerSpec, OrgName: c.orgName, Retention: c.retention, AuthRate: c.authRate, HSTS: c.tlsCert != "", Log: log})
+		Broker: c.brokerSpec, OrgName: c.orgName, PushContact: c.pushContact, Retention: c.retention, AuthRate: c.authRate, HSTS: c.tlsCert != "", Log: log})
 	if err != nil {
 		return err
 	}
