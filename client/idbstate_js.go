@@ -90,7 +90,11 @@ func await(ctx context.Context, target js.Value, ok string, fail ...string) (js.
 			f.Release()
 		}
 	}()
-	ctx, cancel := context.WithTimeout(ctx, idbTimeout)
+	// Requests are waited for even when ctx ends (bounded by idbTimeout):
+	// a caller in the middle of processing a message must learn what
+	// happened, or its memory (an MLS ratchet that moved) and the store
+	// drift apart, and a read is quick anyway.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), idbTimeout)
 	defer cancel()
 	select {
 	case o := <-ch:
@@ -132,11 +136,8 @@ func (s *IDBState) Load(ctx context.Context, key string) ([]byte, error) {
 }
 
 // Save stores val under key; nil or empty deletes the key. It returns when
-// the transaction has committed. Once issued, a write is waited for even if
-// ctx ends (within idbTimeout): the caller must learn whether it happened,
-// or its memory (an MLS ratchet that moved) and the store drift apart.
+// the transaction has committed.
 func (s *IDBState) Save(ctx context.Context, key string, val []byte) error {
-	ctx = context.WithoutCancel(ctx)
 	tx, st, err := s.store("readwrite")
 	if err != nil {
 		return err
@@ -156,7 +157,6 @@ func (s *IDBState) Save(ctx context.Context, key string, val []byte) error {
 
 // Erase removes every value (logout, remote wipe).
 func (s *IDBState) Erase(ctx context.Context) error {
-	ctx = context.WithoutCancel(ctx)
 	tx, st, err := s.store("readwrite")
 	if err != nil {
 		return err
