@@ -1,7 +1,9 @@
 package alarm
 
 import (
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -213,6 +215,44 @@ func TestReminders(t *testing.T) {
 		}
 		if k := f.count(`SELECT COUNT(*) FROM ack_requests WHERE next_remind_at IS NOT NULL`); k != 0 {
 			t.Fatalf("%d requests still scheduled after 24 h", k)
+		}
+	})
+}
+
+// TestConcurrentReceipts: many recipients confirming at once (and each
+// twice, racing with itself) leave exact counts and one row per user.
+func TestConcurrentReceipts(t *testing.T) {
+	forEachDB(t, func(t *testing.T, f *fixture) {
+		sender := f.person("sender", f.unit)
+		ps := []person{sender}
+		for i := 0; i < 30; i++ {
+			ps = append(ps, f.person(fmt.Sprint("r", i), f.unit))
+		}
+		conv := f.group(ps...)
+		seq := f.post(sender, conv, "ack-c", true, 0)
+		var wg sync.WaitGroup
+		errs := make(chan error, 2*len(ps))
+		for _, p := range ps[1:] {
+			for _, state := range []string{api.ReceiptAcknowledged, api.ReceiptRead} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs <- f.svc.Receipt(f.ctx, p.u, conv.ID, seq, state)
+				}()
+			}
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			must(t, err)
+		}
+		r, err := f.svc.Receipts(f.ctx, sender.u, conv.ID, seq, true, 0, "")
+		must(t, err)
+		if r.Recipients != 30 || r.Delivered != 30 || r.Read != 30 || r.Acknowledged != 30 || len(r.Members) != 0 {
+			t.Fatalf("counts %d/%d/%d of %d, %d pending", r.Delivered, r.Read, r.Acknowledged, r.Recipients, len(r.Members))
+		}
+		if n := f.count(`SELECT COUNT(*) FROM receipts WHERE conv_id = ? AND seq = ?`, conv.ID, seq); n != 30 {
+			t.Fatalf("%d receipt rows", n)
 		}
 	})
 }
