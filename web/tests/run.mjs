@@ -430,7 +430,7 @@ try {
 
   await step('screenshots: chat with photo and location', async () => {
     // the photo at the top of the view, the map below it
-    const photoTop = () => B.page.locator('[data-testid=msg][data-type=attachment]').last()
+    const photoTop = () => B.page.locator('[data-testid=msg][data-type=attachment]', { has: B.page.locator('[data-testid=photo-full]') }).last()
       .evaluate((el) => el.scrollIntoView({ block: 'start' }));
     await photoTop();
     await shot(B.page, 'chat-phone');

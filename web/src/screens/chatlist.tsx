@@ -13,10 +13,16 @@ export function ChatList({ activeId }: { activeId: string }) {
     let alive = true;
     const load = () =>
       w().chats().then((c) => alive && setChats(c)).catch((e) => { handleFatal(e); alive && setChats((x) => x ?? []); });
+    // Bursts of events (a backlog after reconnecting, live positions) cause
+    // one reload, not one per event.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const soon = () => {
+      if (!timer) timer = setTimeout(() => { timer = undefined; load(); }, 250);
+    };
     load();
-    const off1 = on('chats', load);
-    const off2 = on('message', load);
-    return () => { alive = false; off1(); off2(); };
+    const off1 = on('chats', soon);
+    const off2 = on('message', soon);
+    return () => { alive = false; clearTimeout(timer); off1(); off2(); };
   }, []);
   return (
     <section class="chatlist" aria-labelledby="chats-h">
