@@ -260,11 +260,21 @@ func sortEntries(es []Entry) {
 	})
 }
 
+// How many of the newest chunks a search walks (0: all). What is looked
+// for is recent — a pending message, the message a receipt names, an open
+// live sharing — and an update must not decrypt a long history each time
+// (a receipt arrives every few seconds in a busy group).
+const (
+	recentChunks = 5
+	allChunks    = 0
+)
+
 // updateLocked applies fn to entries from the newest chunk backwards until
-// fn says stop; changed chunks are saved. It returns the changed entries.
-func (h *History) updateLocked(ctx context.Context, convID string, ix *convIndex, fn func(e *Entry) (changed, stop bool)) ([]Entry, error) {
+// fn says stop or depth chunks were seen; changed chunks are saved. It
+// returns the changed entries.
+func (h *History) updateLocked(ctx context.Context, convID string, ix *convIndex, depth int, fn func(e *Entry) (changed, stop bool)) ([]Entry, error) {
 	var out []Entry
-	for n := ix.next() - 1; n >= ix.First; n-- {
+	for n := ix.next() - 1; n >= ix.First && (depth == allChunks || n > ix.next()-1-depth); n-- {
 		es, err := h.chunkLocked(ctx, convID, n)
 		if err != nil {
 			return out, err
@@ -327,7 +337,7 @@ func (h *History) Record(ctx context.Context, m Message) ([]Entry, error) {
 	}
 	if m.Seq > 0 && m.Seq <= ix.MaxSeq {
 		dup := false
-		if _, err := h.updateLocked(ctx, m.ConvID, ix, func(e *Entry) (bool, bool) {
+		if _, err := h.updateLocked(ctx, m.ConvID, ix, recentChunks, func(e *Entry) (bool, bool) {
 			dup = dup || e.Seq == m.Seq
 			return false, dup || (e.Seq != 0 && e.Seq < m.Seq)
 		}); err != nil || dup {
@@ -370,7 +380,7 @@ func (h *History) Record(ctx context.Context, m Message) ([]Entry, error) {
 // the same sender; a stop closes it (and is added as an entry of its own).
 func (h *History) mergeLiveLocked(ctx context.Context, ix *convIndex, e Entry) ([]Entry, bool, error) {
 	found := false
-	changed, err := h.updateLocked(ctx, e.ConvID, ix, func(x *Entry) (bool, bool) {
+	changed, err := h.updateLocked(ctx, e.ConvID, ix, recentChunks, func(x *Entry) (bool, bool) {
 		if found {
 			return false, true
 		}
@@ -462,7 +472,7 @@ func (h *History) setOwn(ctx context.Context, convID, localID string, fn func(*E
 	if err != nil {
 		return nil, err
 	}
-	changed, err := h.updateLocked(ctx, convID, ix, func(e *Entry) (bool, bool) {
+	changed, err := h.updateLocked(ctx, convID, ix, recentChunks, func(e *Entry) (bool, bool) {
 		if e.LocalID != localID || e.Status != StatusPending {
 			return false, false
 		}
@@ -486,7 +496,7 @@ func (h *History) applyReceiptLocked(ctx context.Context, convID string, ix *con
 	if kind != StatusDelivered && kind != StatusRead {
 		return nil, nil
 	}
-	changed, err := h.updateLocked(ctx, convID, ix, func(e *Entry) (bool, bool) {
+	changed, err := h.updateLocked(ctx, convID, ix, recentChunks, func(e *Entry) (bool, bool) {
 		if !e.Mine || e.Seq == 0 || e.Seq > seq || e.Status == StatusFailed {
 			return false, false
 		}
@@ -520,7 +530,7 @@ func (h *History) markReadLocked(ctx context.Context, convID string, ix *convInd
 	}
 	ix.ReadSeq = max(ix.ReadSeq, seq)
 	unread := 0
-	if _, err := h.updateLocked(ctx, convID, ix, func(e *Entry) (bool, bool) {
+	if _, err := h.updateLocked(ctx, convID, ix, allChunks, func(e *Entry) (bool, bool) {
 		if e.Seq != 0 && e.Seq <= ix.ReadSeq {
 			return false, true
 		}

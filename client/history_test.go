@@ -18,13 +18,15 @@ import (
 // rawState is an in-memory State whose raw bytes a test can inspect and
 // damage.
 type rawState struct {
-	mu sync.Mutex
-	m  map[string][]byte
+	mu    sync.Mutex
+	m     map[string][]byte
+	loads int
 }
 
 func (s *rawState) Load(_ context.Context, k string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.loads++
 	if v, ok := s.m[k]; ok {
 		return append([]byte(nil), v...), nil
 	}
@@ -145,6 +147,17 @@ func TestHistoryBounded(t *testing.T) {
 	}
 	if sum, _ = h.Summary(ctx, "c1"); sum.Unread != 10 {
 		t.Fatalf("unread after reading to 990: %d, want 10", sum.Unread)
+	}
+	// Receipts and live fixes look at recent chunks only: a receipt in a
+	// conversation without own messages does not decrypt the history.
+	st.mu.Lock()
+	st.loads = 0
+	st.mu.Unlock()
+	if _, err := h.Record(ctx, receipt("c1", 1001, "clara", "delivered", 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if st.loads > 6 {
+		t.Fatalf("a receipt loaded %d values", st.loads)
 	}
 	// A repeated delivery is not shown twice.
 	if es, err := h.Record(ctx, textMsg("c1", 1000, "ben", "m1000")); err != nil || len(es) != 0 {
