@@ -130,6 +130,9 @@ func (s *session) toMsg(e client.Entry) msg {
 	if a := e.Payload.Attachment; a != nil {
 		m.Attachment = &attachInfo{Name: a.Name, MIME: a.MIME, Size: a.Size, Thumbnail: e.Payload.Thumbnail}
 	}
+	if e.Payload.Type == client.TypeAlarm { // an SOS reads as a note in the chat (alarm.go)
+		m.Text, m.Location = alarmText(e.Payload.Alarm), nil
+	}
 	if e.Undecryptable != "" {
 		m.Type, m.Undecryptable, m.Reason = client.TypeUnsupported, true, e.Undecryptable
 	}
@@ -149,6 +152,7 @@ func itoa(n int64) string {
 // onMessage receives every decrypted message from the core (on the
 // listener's goroutine): history first, then the UI.
 func (b *bridge) onMessage(ctx context.Context, s *session, m client.Message) {
+	b.alarmOnMessage(ctx, s, m) // priority index, alarm views (alarm.go)
 	es, err := s.hist.Record(ctx, m)
 	if err != nil {
 		b.reportError(err)

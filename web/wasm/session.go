@@ -440,6 +440,8 @@ func (b *bridge) connect(ctx context.Context, s *session) {
 				b.chatsChanged()
 				s.wake()
 			},
+			Alarm:    func(a api.Alarm) { go b.onAlarmFrame(s, a) },
+			Reminder: func(conv string, seq int64) { b.onReminder(s, conv, seq) },
 			Disconnect: func(err error) {
 				if jsCode(err) == codeCorrupt { // a damaged record stops processing: say so
 					b.reportError(err)
