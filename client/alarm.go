@@ -474,8 +474,11 @@ func (m *Messenger) postAlarm(ctx context.Context, pa *pendingAlarm, updateSecon
 		if err == nil {
 			return a, m.alarmRaised(ctx, pa, a, updateSeconds)
 		}
-		// The rate limit is an answer, not a failure of the link.
-		if !Retryable(err) || wache.ErrorCode(err) == wache.ERATELIMIT {
+		// The rate limit is an answer, not a failure of the link. An HTTP
+		// timeout while the caller still waits is a failure of the link:
+		// the same request again is safe (same client ids).
+		retry := Retryable(err) || (wache.ErrorCode(err) == wache.EUNAVAILABLE && ctx.Err() == nil)
+		if !retry || wache.ErrorCode(err) == wache.ERATELIMIT {
 			m.mu.Lock()
 			derr := m.st.Save(ctx, keyPendingAlarm, nil)
 			m.mu.Unlock()

@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -527,6 +531,76 @@ func TestAlarmUnit(t *testing.T) {
 		}
 		if act, _ := raiser.m.ActiveAlarm(ctx); act != nil {
 			t.Errorf("the device still holds its ended alarm: %+v", act)
+		}
+	})
+
+	t.Run("lost answers: the kept request is sent again, one alarm", func(t *testing.T) {
+		raiser := f.officers[5]
+		real := raiser.m.API
+		defer func() { raiser.m.API = real }()
+		// A proxy that forwards everything but loses the answer to every
+		// alarm request: the server has the alarm, the device does not know.
+		target, _ := url.Parse(f.n.URL)
+		rp := httputil.NewSingleHostReverseProxy(target)
+		proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == "POST" && r.URL.Path == api.Version+"/alarms" {
+				rp.ServeHTTP(httptest.NewRecorder(), r)
+				http.Error(w, "gateway lost the answer", http.StatusBadGateway)
+				return
+			}
+			rp.ServeHTTP(w, r)
+		}))
+		defer proxy.Close()
+		via, err := client.New(proxy.URL, raiser.m.Profile().Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raiser.m.API = via
+		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err = raiser.m.RaiseSOS(pctx, sosAt("Funkloch", 51.24, 6.79))
+		pcancel()
+		if wache.ErrorCode(err) != wache.EUNAVAILABLE {
+			t.Fatalf("press behind a lossy link: %v, want EUNAVAILABLE", err)
+		}
+		// Back on a good link (or after a restart: the request is in the
+		// device state), the outbox flush sends the same request again.
+		raiser.m.API = real
+		if left, err := raiser.m.FlushOutbox(ctx); err != nil || left != 0 {
+			t.Fatalf("flush: %d left, %v", left, err)
+		}
+		act, err := raiser.m.ActiveAlarm(ctx)
+		if err != nil || act == nil {
+			t.Fatalf("no active alarm after the flush: %v", err)
+		}
+		a, err := raiser.m.RaiseSOS(ctx, sosAt("Funkloch", 51.24, 6.79))
+		if err != nil || a.ID != act.AlarmID || !a.Duplicate {
+			t.Fatalf("next press: %+v, %v (kept alarm %s)", a, err, act.AlarmID)
+		}
+		mine := 0
+		list, err := f.dispatcher.m.API.Alarms(ctx, true, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range list {
+			if x.RaisedBy == raiser.m.Profile().UserID {
+				mine++
+			}
+		}
+		if mine != 1 {
+			t.Fatalf("%d alarms for one emergency", mine)
+		}
+		waitSOS(t, []*alarmDevice{f.dispatcher}, a, 10*time.Second)
+		time.Sleep(time.Second)
+		// Dispatch is in the alarm group and the dispatch group: one copy each.
+		per := map[string]int{}
+		for _, m := range f.dispatcher.sosCopies(a.ClientID) {
+			per[m.ConvID]++
+		}
+		if len(per) != 2 || per[f.alarmConv] != 1 || per[f.dispatch] != 1 {
+			t.Fatalf("dispatch decrypted the SOS per conversation: %v", per)
+		}
+		if _, err := raiser.m.EndAlarm(ctx, a.ID, false); err != nil {
+			t.Fatal(err)
 		}
 	})
 
