@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"time"
-
-	"github.com/wache/wache"
 )
 
 // Queue encrypts a payload for the conversation and puts it in the outbox
@@ -19,34 +17,7 @@ func (m *Messenger) Queue(ctx context.Context, convID string, p Payload) (string
 // QueueAs is Queue with the outbox id chosen by the caller (an app that
 // showed the message before it could be encrypted, e.g. during an upload).
 func (m *Messenger) QueueAs(ctx context.Context, convID, localID string, p Payload) (string, error) {
-	if localID == "" || len(localID) > 64 {
-		return "", wache.Errorf(wache.EINVALID, "local id must have 1 to 64 characters")
-	}
-	b, err := EncodePayload(p)
-	if err != nil {
-		return "", wache.Errorf(wache.EINVALID, "%s", err)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	g, err := m.groupLocked(ctx, convID)
-	if err != nil {
-		return "", err
-	}
-	if g == nil {
-		return "", wache.Errorf(wache.ECONFLICT, "this device has not joined the conversation's encrypted group yet (waiting for an invitation)")
-	}
-	ct, err := g.Encrypt(b, nil)
-	if err != nil {
-		return "", err
-	}
-	if err := m.saveGroup(ctx, convID, g); err != nil { // the sender ratchet moved: never reuse a key
-		return "", err
-	}
-	item := outboxItem{ConvID: convID, ClientID: localID, Epoch: int64(g.Epoch()), Payload: ct}
-	if err := m.outboxLocked(ctx, func(o []outboxItem) []outboxItem { return append(o, item) }); err != nil {
-		return "", err
-	}
-	return item.ClientID, nil
+	return m.QueueWith(ctx, convID, localID, p, SendOptions{})
 }
 
 // Delivery is the outcome of sending one outbox item.
