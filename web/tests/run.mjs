@@ -561,6 +561,22 @@ try {
     await B.page.selectOption('#set-lang', 'de');
   });
 
+  await step('members of the group; lock and unlock', async () => {
+    const { page } = B;
+    await page.evaluate((h) => { location.hash = h; }, `#/chat/${encodeURIComponent(chatId)}/members`);
+    const list = page.locator('[data-testid=members] li');
+    await until('three members', async () => (await list.count()) === 3);
+    await page.evaluate(() => { location.hash = '#/settings'; });
+    await page.click('text=Jetzt sperren');
+    await page.waitForSelector('#unlock-pin');
+    await page.fill('#unlock-pin', 'falsche-pin');
+    await page.keyboard.press('Enter');
+    await page.locator('.error', { hasText: 'PIN ist falsch' }).waitFor();
+    await page.fill('#unlock-pin', PIN);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.shell');
+  });
+
   await step('keyboard: the composer and send button are reachable with Tab', async () => {
     const { page } = B;
     await openChat(page);
