@@ -6,6 +6,8 @@
 const BUILD = "__BUILD_ID__";
 const SHELL = ["__SHELL__"];
 const CACHE = 'wache-shell-' + BUILD;
+// Web Push notifications (content-free): sw-push.js.
+importScripts('sw-push.js');
 
 self.addEventListener('install', (event) => {
   event.waitUntil(

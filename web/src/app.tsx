@@ -14,6 +14,9 @@ import { Devices } from './screens/devices';
 import { Settings } from './screens/settings';
 import { Banner } from './components/banner';
 import { Icon } from './components/icon';
+import { AlarmLayer } from './alarm/layer';
+import { AlarmsScreen, ReceiptsScreen } from './alarm/screens';
+import { ta } from './alarm/i18n';
 
 export async function boot() {
   phase.set('loading');
@@ -107,6 +110,7 @@ function Nav({ path }: { path: string }) {
     <nav class="tabbar" aria-label={t('mainNav')}>
       {item('/', 'chat', t('chats'), path === '/' || path.startsWith('/chat'))}
       {item('/new', 'plus', t('newChat'), path === '/new')}
+      {item('/alarms', 'alert', ta('alarms'), path === '/alarms' || path.startsWith('/receipts'))}
       {item('/devices', 'device', t('devices'), path === '/devices')}
       {item('/settings', 'gear', t('settings'), path === '/settings')}
     </nav>
@@ -122,12 +126,15 @@ function Main() {
   else if (path === '/new') content = <NewChat />;
   else if (path === '/devices') content = <Devices />;
   else if (path === '/settings') content = <Settings />;
+  else if (path === '/alarms') content = <AlarmsScreen />;
+  else if ((m = path.match(/^\/receipts\/([^/]+)\/(\d+)$/))) content = <ReceiptsScreen conv={decodeURIComponent(m[1])} seq={Number(m[2])} />;
   else content = null;
   const inChat = path.startsWith('/chat/');
   return (
     <div class={`shell ${content ? 'has-detail' : 'list-only'} ${inChat ? 'in-chat' : ''}`}>
       <a class="skip" href="#content" onClick={(e) => { e.preventDefault(); document.getElementById('content')?.focus(); }}>{t('skip')}</a>
       <Banner />
+      <AlarmLayer path={path} />
       <div class="panes">
         <aside class="list-pane">
           <ChatList activeId={inChat ? decodeURIComponent(path.split('/')[2]) : ''} />

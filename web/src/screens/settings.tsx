@@ -4,6 +4,7 @@ import { t, lang, setLang, type Lang } from '../i18n';
 import { useSignal } from '../signal';
 import { me, phase, loginNotice, showToast, errMsg } from '../state';
 import { Icon } from '../components/icon';
+import { PushToggle } from '../alarm/push';
 
 export function Settings() {
   const l = useSignal(lang);
@@ -49,6 +50,7 @@ export function Settings() {
             <option key={n} value={String(n)}>{n === 1 ? t('minute') : t('minutes', { n })}</option>
           ))}
         </select>
+        <PushToggle />
         <button class="btn" onClick={lockNow}><Icon name="lock" /> {t('lockNow')}</button>
         <button class="btn danger" onClick={logout}>{t('logout')}</button>
       </div>

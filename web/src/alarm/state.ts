@@ -1,0 +1,201 @@
+// Alarm state of the app: the alarms this user sees, the takeover of an
+// incoming alarm, this device's own SOS (with the position watch that
+// feeds it), pending acknowledgements. Plaintext here lives in memory only.
+import { signal } from '../signal';
+import { showToast, errMsg, me } from '../state';
+import { wa, onAlarm, isActive, type AlarmView, type PriorityEntry, type Pos } from './api';
+import { ta } from './i18n';
+
+export const alarmViews = signal<AlarmView[]>([]);
+export const takeover = signal<string>(''); // id of the alarm shown full screen
+export const pendingPrio = signal<PriorityEntry[]>([]);
+export type GeoState = { state: 'off' | 'wait' | 'ok' | 'denied' | 'unavailable'; accuracy?: number };
+export const geo = signal<GeoState>({ state: 'off' });
+export const raising = signal<boolean>(false);
+
+const dismissed = new Set<string>();
+
+export const ownAlarm = (): AlarmView | undefined => alarmViews.get().find((v) => v.mine && isActive(v.alarm));
+
+export function isDispatcher(): boolean {
+  return !!me.get()?.user.roles?.includes('dispatcher');
+}
+
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+export function refreshAlarms(delay = 0) {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(async () => {
+    try {
+      const list = await wa().alarms({});
+      mergeViews(list, true);
+    } catch {
+      /* offline: keep what we have; frames and the next refresh catch up */
+    }
+  }, delay);
+}
+
+function mergeViews(list: AlarmView[], replace: boolean) {
+  const byId = new Map<string, AlarmView>(replace ? [] : alarmViews.get().map((v) => [v.alarm.id, v]));
+  for (const v of list) byId.set(v.alarm.id, v);
+  const out = [...byId.values()].sort((a, b) => b.alarm.raised_at.localeCompare(a.alarm.raised_at));
+  alarmViews.set(out);
+  for (const v of out) considerTakeover(v);
+  syncWatch();
+}
+
+function considerTakeover(v: AlarmView) {
+  if (v.mine || !isActive(v.alarm) || v.my_response || dismissed.has(v.alarm.id)) {
+    if (takeover.get() === v.alarm.id && (!isActive(v.alarm) || v.my_response)) takeover.set('');
+    return;
+  }
+  if (takeover.get() !== v.alarm.id) {
+    takeover.set(v.alarm.id);
+    ring();
+  }
+}
+
+export function dismissTakeover() {
+  const id = takeover.get();
+  if (id) dismissed.add(id);
+  takeover.set('');
+}
+
+export async function refreshPriority() {
+  try {
+    pendingPrio.set(await wa().priorityMessages({ pending: true }));
+  } catch {
+    /* locked or offline */
+  }
+}
+
+let started = false;
+export function startAlarmState() {
+  refreshAlarms();
+  refreshPriority();
+  if (started) return;
+  started = true;
+  onAlarm('alarm', (e) => {
+    if (e.alarm) mergeViews([e.alarm], false);
+    refreshAlarms(e.position ? 800 : 300);
+  });
+  onAlarm('priority', () => refreshPriority());
+  onAlarm('reminder', (e) => {
+    refreshPriority();
+    refreshAlarms();
+    // An alarm this user has not answered comes back on screen.
+    const v = alarmViews.get().find((x) => !x.mine && isActive(x.alarm) && !x.my_response);
+    if (v) {
+      dismissed.delete(v.alarm.id);
+      considerTakeover(v);
+    } else {
+      showToast(ta('reminder'));
+      buzz([300, 150, 300]);
+    }
+    void e;
+  });
+}
+
+// Sound and vibration where the browser allows it (vibration needs a
+// touch device; sound may need an earlier user gesture: failures are
+// silent, the red screen is the alarm).
+function buzz(p: number[]) {
+  try { navigator.vibrate?.(p); } catch { /* not allowed */ }
+}
+
+function ring() {
+  buzz([600, 200, 600, 200, 600]);
+  try {
+    const AC = (window as unknown as { AudioContext?: typeof AudioContext }).AudioContext;
+    if (!AC) return;
+    const ctx = new AC();
+    const o = ctx.createOscillator();
+    const g = ctx.createGain();
+    o.type = 'square';
+    o.connect(g);
+    g.connect(ctx.destination);
+    g.gain.value = 0.15;
+    for (let i = 0; i < 6; i++) o.frequency.setValueAtTime(i % 2 ? 660 : 880, ctx.currentTime + i * 0.35);
+    o.start();
+    o.stop(ctx.currentTime + 2.1);
+    o.onended = () => ctx.close();
+  } catch { /* no audio */ }
+}
+
+// ---- own SOS and the position watch ----
+
+let watchId: number | undefined;
+let lastFix: Pos | undefined;
+
+export function startWatch() {
+  if (watchId !== undefined) return;
+  if (!('geolocation' in navigator)) {
+    geo.set({ state: 'unavailable' });
+    return;
+  }
+  if (geo.get().state !== 'ok') geo.set({ state: 'wait' });
+  watchId = navigator.geolocation.watchPosition(
+    (p) => {
+      lastFix = { lat: p.coords.latitude, lon: p.coords.longitude, accuracy_m: Math.min(p.coords.accuracy || 0, 100000) };
+      geo.set({ state: 'ok', accuracy: Math.round(lastFix.accuracy_m) });
+      if (ownAlarm()) wa().updateSOSPosition(lastFix).catch(() => {});
+    },
+    (err) => {
+      geo.set({ state: err.code === err.PERMISSION_DENIED ? 'denied' : 'unavailable' });
+    },
+    { enableHighAccuracy: true, maximumAge: 5000, timeout: 20000 },
+  );
+}
+
+export function stopWatch() {
+  if (watchId !== undefined) navigator.geolocation.clearWatch(watchId);
+  watchId = undefined;
+  lastFix = undefined;
+  geo.set({ state: 'off' });
+}
+
+function syncWatch() {
+  if (ownAlarm()) startWatch();
+  else if (!raising.get() && watchId !== undefined) stopWatch();
+}
+
+// raiseSOS sends the alarm: with the newest fix when there is one (the
+// watch started when the press began), after at most 1.5 s more waiting
+// for a first fix; without a position when there is none.
+export async function raiseSOS(note: string): Promise<AlarmView | undefined> {
+  raising.set(true);
+  try {
+    startWatch();
+    const end = Date.now() + 1500;
+    while (!lastFix && geo.get().state === 'wait' && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    const v = await wa().sos({ note: note || undefined, position: lastFix });
+    mergeViews([v], false);
+    if (v.alarm.duplicate) showToast(ta('sosDuplicate'));
+    if (lastFix) wa().updateSOSPosition(lastFix).catch(() => {});
+    return v;
+  } catch (e) {
+    showToast(ta('sosFailed', { msg: errMsg(e) }));
+    return undefined;
+  } finally {
+    raising.set(false);
+    syncWatch();
+  }
+}
+
+export async function endAlarm(id: string, falseAlarm: boolean) {
+  try {
+    const v = await wa().endAlarm(id, { falseAlarm });
+    mergeViews([v], false);
+  } catch (e) {
+    showToast(errMsg(e));
+  }
+}
+
+export async function respond(id: string, r: 'coming' | 'cannot', etaMin: number) {
+  try {
+    const v = await wa().respond(id, r, r === 'coming' ? Math.round(etaMin * 60) : 0);
+    if (takeover.get() === id) takeover.set('');
+    mergeViews([v], false);
+  } catch (e) {
+    showToast(errMsg(e));
+  }
+}
