@@ -51,7 +51,12 @@ type Messenger struct {
 	API *Client
 	// OnMessage receives every decrypted application message.
 	OnMessage func(Message)
-	Log       *slog.Logger
+	// Record, if set, keeps each decrypted application message (an app's
+	// history) before its envelope counts as processed: a crash between
+	// the two cannot lose it, since its MLS key is gone once used. An
+	// error leaves the envelope unprocessed.
+	Record func(ctx context.Context, msg Message) error
+	Log    *slog.Logger
 
 	st   State
 	prof *Profile
@@ -603,6 +608,11 @@ func (m *Messenger) processLocked(ctx context.Context, env api.Envelope) (*Messa
 			if err := m.queueReceiptLocked(ctx, env.ConvID, env.Seq, api.ReceiptDelivered); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if msg != nil && m.Record != nil {
+		if err := m.Record(ctx, *msg); err != nil {
+			return nil, err
 		}
 	}
 	return msg, m.markLocked(ctx, env)

@@ -151,13 +151,28 @@ func itoa(n int64) string {
 
 // onMessage receives every decrypted message from the core (on the
 // listener's goroutine): history first, then the UI.
-func (b *bridge) onMessage(ctx context.Context, s *session, m client.Message) {
-	b.alarmOnMessage(ctx, s, m) // priority index, alarm views (alarm.go)
+// recordMessage is the core's Record hook: the message goes into the
+// history before its envelope counts as processed. The changed entries
+// wait for onMessage, which shows them once the core lets go of its lock.
+func (b *bridge) recordMessage(ctx context.Context, s *session, m client.Message) error {
 	es, err := s.hist.Record(ctx, m)
 	if err != nil {
-		b.reportError(err)
-		return
+		return err
 	}
+	s.mu.Lock()
+	s.recorded[recordKey(m)] = es
+	s.mu.Unlock()
+	return nil
+}
+
+func recordKey(m client.Message) string { return m.ConvID + "/" + itoa(m.Seq) }
+
+func (b *bridge) onMessage(ctx context.Context, s *session, m client.Message) {
+	b.alarmOnMessage(ctx, s, m) // priority index, alarm views (alarm.go)
+	s.mu.Lock()
+	es := s.recorded[recordKey(m)]
+	delete(s.recorded, recordKey(m))
+	s.mu.Unlock()
 	if len(es) > 0 {
 		s.ensureNames(ctx, m.ConvID, m.SenderID)
 	}

@@ -49,10 +49,11 @@ type session struct {
 	convs    map[string]api.Conversation
 	live     map[string]time.Time // live location: conversation → until
 	lastLive map[string]time.Time
-	receipt  map[string]int64 // conversation → highest seq a delivered receipt is due for
-	sentRcpt map[string]int64 // conversation → highest seq a receipt was sent for
-	readRcpt map[string]int64 // conversation → highest seq a read receipt was sent for
-	named    map[string]bool  // conversations whose member names were fetched
+	receipt  map[string]int64          // conversation → highest seq a delivered receipt is due for
+	sentRcpt map[string]int64          // conversation → highest seq a receipt was sent for
+	readRcpt map[string]int64          // conversation → highest seq a read receipt was sent for
+	named    map[string]bool           // conversations whose member names were fetched
+	recorded map[string][]client.Entry // history changes waiting for onMessage
 }
 
 type bridge struct {
@@ -337,7 +338,8 @@ func (b *bridge) startSession(ctx context.Context, v *client.Vault) error {
 	s := &session{vault: v, m: m, hist: client.OpenHistory(v, prof.UserID), drafts: client.OpenDrafts(v), prof: prof,
 		cancel: cancel, kick: make(chan struct{}, 1), redial: make(chan struct{}, 1),
 		names: map[string]string{}, convs: map[string]api.Conversation{},
-		live: map[string]time.Time{}, lastLive: map[string]time.Time{}, receipt: map[string]int64{}, sentRcpt: map[string]int64{}, readRcpt: map[string]int64{}, named: map[string]bool{}}
+		live: map[string]time.Time{}, lastLive: map[string]time.Time{}, receipt: map[string]int64{}, sentRcpt: map[string]int64{}, readRcpt: map[string]int64{}, named: map[string]bool{}, recorded: map[string][]client.Entry{}}
+	m.Record = func(ctx context.Context, msg client.Message) error { return b.recordMessage(ctx, s, msg) }
 	m.OnMessage = func(msg client.Message) { b.onMessage(sctx, s, msg) }
 	b.mu.Lock()
 	if b.s != nil {
