@@ -160,6 +160,9 @@ func (b *bridge) recordMessage(ctx context.Context, s *session, m client.Message
 		return err
 	}
 	s.mu.Lock()
+	if len(s.recorded) > 1000 { // envelopes that failed after recording: shown on the next load
+		clear(s.recorded)
+	}
 	s.recorded[recordKey(m)] = es
 	s.mu.Unlock()
 	return nil

@@ -338,7 +338,9 @@ func (b *bridge) startSession(ctx context.Context, v *client.Vault) error {
 	s := &session{vault: v, m: m, hist: client.OpenHistory(v, prof.UserID), drafts: client.OpenDrafts(v), prof: prof,
 		cancel: cancel, kick: make(chan struct{}, 1), redial: make(chan struct{}, 1),
 		names: map[string]string{}, convs: map[string]api.Conversation{},
-		live: map[string]time.Time{}, lastLive: map[string]time.Time{}, receipt: map[string]int64{}, sentRcpt: map[string]int64{}, readRcpt: map[string]int64{}, named: map[string]bool{}, recorded: map[string][]client.Entry{}}
+		live: map[string]time.Time{}, lastLive: map[string]time.Time{},
+		receipt: map[string]int64{}, sentRcpt: map[string]int64{}, readRcpt: map[string]int64{},
+		named: map[string]bool{}, recorded: map[string][]client.Entry{}}
 	m.Record = func(ctx context.Context, msg client.Message) error { return b.recordMessage(ctx, s, msg) }
 	m.OnMessage = func(msg client.Message) { b.onMessage(sctx, s, msg) }
 	b.mu.Lock()
