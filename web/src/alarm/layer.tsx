@@ -3,10 +3,10 @@
 // alarm, the bar of messages waiting to be acknowledged, and the SOS button.
 import { useEffect } from 'preact/hooks';
 import { useSignal } from '../signal';
-import { go } from '../state';
+import { go, showToast, errMsg } from '../state';
 import { ta } from './i18n';
 import { isActive, wa } from './api';
-import { alarmViews, takeover, pendingPrio, geo, startAlarmState, dismissTakeover, endAlarm, refreshPriority } from './state';
+import { alarmViews, takeover, pendingPrio, geo, startAlarmState, dismissTakeover, endAlarm, refreshPriority, isDispatcher } from './state';
 import { AnswerButtons, Responders, stateLabel } from './card';
 import { OfflineMap } from '../components/map';
 import { SOSButton } from './sosbutton';
@@ -31,7 +31,7 @@ export function AlarmLayer({ path }: { path: string }) {
       <Takeover />
       <OwnAlarmBar />
       <PriorityBar />
-      {!inChat && path !== '/alarms' && (
+      {!inChat && path !== '/alarms' && !isDispatcher() && (
         <div class="sos-fab"><SOSButton compact onRaised={() => go('/alarms')} /></div>
       )}
     </>
@@ -112,7 +112,7 @@ function PriorityBar() {
     try {
       await wa().acknowledge(first.conv_id, first.seq);
     } catch (e) {
-      (await import('../state')).showToast((e as Error).message);
+      showToast(errMsg(e));
     }
     refreshPriority();
   };

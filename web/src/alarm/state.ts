@@ -2,7 +2,7 @@
 // incoming alarm, this device's own SOS (with the position watch that
 // feeds it), pending acknowledgements. Plaintext here lives in memory only.
 import { signal } from '../signal';
-import { showToast, errMsg, me } from '../state';
+import { showToast, errMsg, me, go } from '../state';
 import { wa, onAlarm, isActive, type AlarmView, type PriorityEntry, type Pos } from './api';
 import { ta } from './i18n';
 
@@ -46,6 +46,15 @@ function mergeViews(list: AlarmView[], replace: boolean) {
 function considerTakeover(v: AlarmView) {
   if (v.mine || !isActive(v.alarm) || v.my_response || dismissed.has(v.alarm.id)) {
     if (takeover.get() === v.alarm.id && (!isActive(v.alarm) || v.my_response)) takeover.set('');
+    return;
+  }
+  if (isDispatcher()) {
+    // Dispatch answers nothing: its screen is the list of every alarm.
+    if (!dismissed.has(v.alarm.id)) {
+      dismissed.add(v.alarm.id);
+      ring();
+      go('/alarms');
+    }
     return;
   }
   if (takeover.get() !== v.alarm.id) {
