@@ -3,6 +3,7 @@
 import { useState } from 'preact/hooks';
 import { OfflineMap } from '../components/map';
 import { fmtTime, lang } from '../i18n';
+import { Icon } from '../components/icon';
 import { ta, hasKey } from './i18n';
 import { isActive, type AlarmView } from './api';
 import { respond, endAlarm, isDispatcher } from './state';
@@ -62,7 +63,7 @@ export function AlarmCard({ v, dispatch }: { v: AlarmView; dispatch?: boolean })
   return (
     <article class={`alarm-card ${a.state}`} data-testid="alarm-card" data-alarm={a.id} data-state={a.state} aria-labelledby={`al-${a.id}`}>
       <header>
-        <h2 id={`al-${a.id}`}>🚨 {v.mine ? ta('myAlarm') : who}</h2>
+        <h2 id={`al-${a.id}`}><Icon name="alert" /> {v.mine ? ta('myAlarm') : who}</h2>
         <span class={`alarm-state ${a.state}`} data-testid="alarm-state">{stateLabel(a.state)}</span>
       </header>
       <p class="muted">
@@ -77,11 +78,11 @@ export function AlarmCard({ v, dispatch }: { v: AlarmView; dispatch?: boolean })
             {fmtTime(loc.time)} · {ta('updates', { n: v.content?.updates ?? 0 })}{v.content?.stopped ? ' · ' + ta('liveEnded') : ''}
           </p>
         </div>
-      ) : (
+      ) : !v.mine && (
         <p class="muted">{v.content ? ta('noPosition') : ta('notDecrypted')}</p>
       )}
       <Responders v={v} />
-      {active && !v.mine && (
+      {active && !v.mine && !isDispatcher() && (
         v.my_response
           ? <p class="muted">{ta('answered', { r: v.my_response === 'coming' ? ta('answerComing') : ta('answerCannot') })}</p>
           : <AnswerButtons v={v} />

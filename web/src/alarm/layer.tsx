@@ -4,6 +4,7 @@
 import { useEffect } from 'preact/hooks';
 import { useSignal } from '../signal';
 import { go, showToast, errMsg } from '../state';
+import { Icon } from '../components/icon';
 import { ta } from './i18n';
 import { isActive, wa } from './api';
 import { alarmViews, takeover, pendingPrio, geo, startAlarmState, dismissTakeover, endAlarm, refreshPriority, isDispatcher } from './state';
@@ -51,7 +52,7 @@ function Takeover() {
   return (
     <div class="takeover" role="alertdialog" aria-modal="true" aria-labelledby="takeover-h" aria-describedby="takeover-d" data-testid="alarm-takeover">
       <div class="takeover-inner">
-        <h1 id="takeover-h" tabIndex={-1}>🚨 {ta('incoming')}</h1>
+        <h1 id="takeover-h" tabIndex={-1}><Icon name="alert" /> {ta('incoming')}</h1>
         <p id="takeover-d" class="takeover-who">{ta('incomingFrom', { name: a.raised_by_name || a.raised_by_email })}</p>
         <p class="takeover-state">{stateLabel(a.state)}</p>
         {v.content?.note && <p class="takeover-note">{v.content.note}</p>}
@@ -76,7 +77,7 @@ function OwnAlarmBar() {
   return (
     <div class="own-alarm" role="status" aria-live="polite" data-testid="own-alarm">
       <div class="grow">
-        <strong>🚨 {ta('myAlarm')}: {stateLabel(v.alarm.state)}</strong>
+        <strong><Icon name="alert" /> {ta('myAlarm')}: {stateLabel(v.alarm.state)}</strong>
         <div data-testid="own-alarm-coming">
           {ta('whoComing', { n: coming.length, min: v.alarm.min_coming })}:{' '}
           {coming.length ? coming.map((r) => `${r.display_name || r.email}${r.eta_s ? ` (${Math.round(r.eta_s / 60)} min)` : ''}`).join(', ') : ta('nobody')}
@@ -119,7 +120,7 @@ function PriorityBar() {
   return (
     <div class={`prio-bar ${first.priority || 'normal'}`} role="alert" data-testid="prio-bar">
       <div class="grow">
-        <strong>{first.priority === 'alarm' ? '🚨 ' : first.priority === 'urgent' ? ta('urgent') + ' · ' : ''}{ta('ackNeeded')}</strong>
+        <strong>{first.priority === 'alarm' ? ta('prioAlarm').toUpperCase() + ' · ' : first.priority === 'urgent' ? ta('urgent') + ' · ' : ''}{ta('ackNeeded')}</strong>
         <div class="prio-text"><span class="muted">{first.sender_name}:</span> {first.text}</div>
         {list.length > 1 && <a href="#/alarms">+{list.length - 1}</a>}
       </div>

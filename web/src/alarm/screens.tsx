@@ -86,7 +86,7 @@ function PrioItem({ e }: { e: PriorityEntry }) {
   return (
     <li class={`prio-item ${e.priority || 'normal'}`} data-testid="prio-item">
       <div class="grow">
-        <strong>{e.priority === 'urgent' ? ta('urgent') + ' · ' : e.priority === 'alarm' ? '🚨 ' : ''}{e.sender_name}</strong>
+        <strong>{e.priority === 'urgent' ? ta('urgent') + ' · ' : e.priority === 'alarm' ? ta('prioAlarm').toUpperCase() + ' · ' : ''}{e.sender_name}</strong>
         <span class="muted"> · {fmtTime(e.time)}</span>
         <div>{e.text}</div>
       </div>
