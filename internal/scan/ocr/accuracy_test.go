@@ -105,6 +105,7 @@ func renderBench(b *testing.B, w, h int) []byte {
 func BenchmarkReadMRZ12MP(b *testing.B) {
 	data := renderBench(b, 4000, 3000)
 	b.ResetTimer()
+	cpu := processCPU()
 	for i := 0; i < b.N; i++ {
 		img, err := jpeg.Decode(bytes.NewReader(data))
 		if err != nil {
@@ -114,6 +115,7 @@ func BenchmarkReadMRZ12MP(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, cpu)
 }
 
 // BenchmarkReadMRZ12MPDecoded leaves the JPEG decoding out.
@@ -121,11 +123,26 @@ func BenchmarkReadMRZ12MPDecoded(b *testing.B) {
 	data := renderBench(b, 4000, 3000)
 	img, _ := jpeg.Decode(bytes.NewReader(data))
 	b.ResetTimer()
+	cpu := processCPU()
 	for i := 0; i < b.N; i++ {
 		if _, err := ReadMRZ(context.Background(), img, mrz.Options{Now: testNow}); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, cpu)
+}
+
+// BenchmarkDecodeJPEG12MP is the JPEG decoding alone.
+func BenchmarkDecodeJPEG12MP(b *testing.B) {
+	data := renderBench(b, 4000, 3000)
+	b.ResetTimer()
+	cpu := processCPU()
+	for i := 0; i < b.N; i++ {
+		if _, err := jpeg.Decode(bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpu)
 }
 
 func TestReadMRZNoZone(t *testing.T) {

@@ -75,8 +75,10 @@ func BenchmarkReadPlate(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ResetTimer()
+	cpu := processCPU()
 	for i := 0; i < b.N; i++ {
 		img, _ := jpeg.Decode(bytes.NewReader(ph.JPEG))
 		ReadPlate(context.Background(), img)
 	}
+	reportCPU(b, cpu)
 }

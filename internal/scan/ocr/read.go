@@ -30,6 +30,8 @@ type Extraction struct {
 type lineGeo struct {
 	s       *strip
 	centres []float64
+	prof    []float32 // column ink, cleared beyond the line
+	xs, xe  int       // the line's ink extent
 }
 
 // prepared holds an image ready for MRZ search.
@@ -135,20 +137,63 @@ func (p *prepared) sampleCandidate(c mrzCandidate, flip bool) (Extraction, bool)
 		if centres == nil {
 			return Extraction{}, false
 		}
-		var cells [][]float32
-		e.geo = append(e.geo, lineGeo{s: s, centres: centres})
-		for k, cx := range centres {
-			// Local pitch and band: perspective changes both along a line.
-			a, b := max(0, k-1), min(n-1, k+1)
-			pitch := (centres[b] - centres[a]) / float64(b-a)
-			top, bot := s.localBand(cx, pitch)
-			f := make([]float32, NumFeatures)
-			s.featuresBand(cx, pitch, top, bot, f)
-			cells = append(cells, f)
-		}
-		e.Lines = append(e.Lines, cells)
+		e.geo = append(e.geo, lineGeo{s: s, centres: centres, prof: prof, xs: xs, xe: xe})
+		e.Lines = append(e.Lines, s.cells(centres))
 	}
 	return e, true
+}
+
+// cells cuts the glyph cells at the given centres.
+func (s *strip) cells(centres []float64) [][]float32 {
+	n := len(centres)
+	var cells [][]float32
+	for k, cx := range centres {
+		// Local pitch and band: perspective changes both along a line.
+		a, b := max(0, k-1), min(n-1, k+1)
+		pitch := (centres[b] - centres[a]) / float64(b-a)
+		top, bot := s.localBand(cx, pitch)
+		f := make([]float32, NumFeatures)
+		s.featuresBand(cx, pitch, top, bot, f)
+		cells = append(cells, f)
+	}
+	return cells
+}
+
+// alternates returns the zone cut again with other grid assumptions, for
+// a zone whose first reading failed its checks: the grid searched without
+// trusting the ink extent, and for two-line zones the other line length
+// (36 or 44). Only a reading whose check digits all pass is taken from
+// them.
+func (e Extraction) alternates() []Extraction {
+	if len(e.geo) == 0 {
+		return nil
+	}
+	n := len(e.geo[0].centres)
+	ns := []int{n}
+	if len(e.geo) == 2 {
+		ns = append(ns, 80-n) // 36 <-> 44
+	}
+	var out []Extraction
+	for _, nn := range ns {
+		for _, tight := range []bool{false, true} {
+			if nn == n && tight {
+				continue // the first reading
+			}
+			alt := Extraction{}
+			for _, g := range e.geo {
+				centres := fitGrid(g.prof, nn, pitchPerCap, stripCap, g.xs, g.xe, tight)
+				if centres == nil {
+					alt.Lines = nil
+					break
+				}
+				alt.Lines = append(alt.Lines, g.s.cells(centres))
+			}
+			if len(alt.Lines) == len(e.geo) {
+				out = append(out, alt)
+			}
+		}
+	}
+	return out
 }
 
 // Jitter cuts every cell again with its centre, pitch and capital band
@@ -215,10 +260,7 @@ func ReadMRZ(ctx context.Context, img image.Image, opt mrz.Options) (*mrz.Result
 	exts := p.extract(3)
 	var best *mrz.Result
 	bestScore := -1
-	for _, e := range exts {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+	try := func(e Extraction) (*mrz.Result, bool) {
 		pos := make([][]mrz.Position, len(e.Lines))
 		for i, cells := range e.Lines {
 			for _, f := range cells {
@@ -227,10 +269,10 @@ func ReadMRZ(ctx context.Context, img image.Image, opt mrz.Options) (*mrz.Result
 		}
 		r, err := mrz.ParsePositions(pos, opt)
 		if err != nil {
-			continue
+			return nil, false
 		}
 		if r.Valid {
-			return r, nil
+			return r, true
 		}
 		score := 0
 		for _, c := range r.Checks {
@@ -240,6 +282,26 @@ func ReadMRZ(ctx context.Context, img image.Image, opt mrz.Options) (*mrz.Result
 		}
 		if score > bestScore {
 			best, bestScore = r, score
+		}
+		return nil, false
+	}
+	for _, e := range exts {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if r, ok := try(e); ok {
+			return r, nil
+		}
+	}
+	// No valid reading: cut the zones again under other grid assumptions.
+	for _, e := range exts {
+		for _, alt := range e.alternates() {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if r, ok := try(alt); ok {
+				return r, nil
+			}
 		}
 	}
 	if best == nil {
