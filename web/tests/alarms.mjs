@@ -229,6 +229,12 @@ try {
     await until('moved position', async () => (await card.locator('[data-testid=alarm-position]').innerText()).includes('52.51702, 13.38911'), 60000);
     await card.evaluate((el) => el.scrollIntoView({ block: 'start' }));
     await shot(page, 'dispatch-phone');
+    // Dispatch takes note: with anna's answer both recipients of the SOS
+    // in the alarm group have acknowledged it (ben, the sender, sees it).
+    await card.locator('[data-testid=alarm-note]').click();
+    await card.locator('[data-testid=alarm-noted]').waitFor();
+    const env = (await bridge(B.page, 'alarm', alarmId)).alarm.envelopes.find((e) => e.conv_id === alarmChat);
+    await until('SOS acknowledged by anna and dispatch', async () => (await bridge(B.page, 'receipts', alarmChat, env.seq, {})).acknowledged === 2);
   });
 
   let seq = 0;

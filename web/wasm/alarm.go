@@ -38,7 +38,7 @@ func init() {
 func (b *bridge) alarmMethods() map[string]method {
 	return map[string]method{
 		"sos": b.sos, "updateSOSPosition": b.updateSOSPosition, "endAlarm": b.endAlarm,
-		"respond": b.respond, "alarms": b.alarms, "alarm": b.alarm,
+		"respond": b.respond, "alarms": b.alarms, "alarm": b.alarm, "acknowledgeAlarm": b.acknowledgeAlarm,
 		"acknowledge": b.acknowledge, "markPriorityRead": b.markPriorityRead, "receipts": b.receiptsOf,
 		"closeAck": b.closeAck, "sendPriority": b.sendPriority, "priorityMessages": b.priorityMessages,
 		"pushKey": b.pushKey, "subscribePush": b.subscribePush, "unsubscribePush": b.unsubscribePush,
@@ -192,7 +192,7 @@ func (b *bridge) sosLoop(ctx context.Context, s *session, kick chan struct{}) {
 			b.finishSOS(ctx, s, &a)
 			return
 		}
-		if pos != nil {
+		if pos != nil && !b.positionsBacklogged(ctx, s, &a) {
 			b.sendSOSPosition(ctx, s, &a, *pos)
 		}
 		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -240,6 +240,15 @@ func (b *bridge) sendSOSPosition(ctx context.Context, s *session, a *api.Alarm, 
 		}
 		sosState.mu.Unlock()
 	}
+}
+
+// positionsBacklogged: without a link, positions would pile up in the
+// outbox (one per conversation per tick for as long as the link is down).
+// While the outbox already holds a round of them, no more are queued; the
+// newest fix goes out on the first tick after the link returns.
+func (b *bridge) positionsBacklogged(ctx context.Context, s *session, a *api.Alarm) bool {
+	n, err := s.m.OutboxLen(ctx)
+	return err == nil && n >= 2*len(alarmConvs(a))
 }
 
 // finishSOS ends the live positions of an ended alarm: a stop to every
@@ -405,6 +414,11 @@ func (b *bridge) onAlarmFrame(s *session, a api.Alarm) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	b.alarmChanged(ctx, s, &a)
+	// This device's SOS that the core sent again by itself after the link
+	// returned (the press had given up): its live positions start now.
+	if a.RaisedDevice == s.prof.DeviceID && client.AlarmActive(a.State) && sosState.current(s) == nil {
+		b.resumeSOS(ctx, s, []api.Alarm{a})
+	}
 	b.emit("alarm", map[string]any{"alarm": b.view(ctx, s, &a)})
 }
 
@@ -453,6 +467,37 @@ func (b *bridge) respond(ctx context.Context, args []js.Value) (any, error) {
 	v := b.view(ctx, s, a)
 	b.emit("alarm", map[string]any{"alarm": v})
 	return v, nil
+}
+
+// acknowledgeAlarm(id) confirms the SOS messages of an alarm without
+// answering coming or cannot (dispatch: "taken note"); the server stops
+// reminding this user of them.
+func (b *bridge) acknowledgeAlarm(ctx context.Context, args []js.Value) (any, error) {
+	s, err := b.current()
+	if err != nil {
+		return nil, err
+	}
+	id, err := argString(args, 0)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.m.API.Alarm(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	var last error
+	for _, e := range a.Envelopes {
+		if err := s.m.API.PostReceipt(ctx, e.ConvID, e.Seq, api.ReceiptAcknowledged); err != nil {
+			last = err // not a member of that conversation, or closed
+			continue
+		}
+		n++
+	}
+	if n == 0 && last != nil {
+		return nil, last
+	}
+	return map[string]int{"acknowledged": n}, nil
 }
 
 func (b *bridge) alarms(ctx context.Context, args []js.Value) (any, error) {

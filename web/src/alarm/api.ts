@@ -101,6 +101,7 @@ export interface AlarmBridge {
   respond(alarmId: string, response: 'coming' | 'cannot', etaSeconds?: number): Promise<AlarmView>;
   alarms(o?: { all?: boolean; limit?: number }): Promise<AlarmView[]>;
   alarm(id: string): Promise<AlarmView>;
+  acknowledgeAlarm(id: string): Promise<{ acknowledged: number }>;
   acknowledge(convId: string, seq: number): Promise<{ acknowledged_at: string }>;
   markPriorityRead(convId: string, seq: number): Promise<void>;
   receipts(convId: string, seq: number, o?: { pending?: boolean }): Promise<Receipts>;

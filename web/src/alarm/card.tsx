@@ -5,8 +5,9 @@ import { OfflineMap } from '../components/map';
 import { fmtTime, lang } from '../i18n';
 import { Icon } from '../components/icon';
 import { ta, hasKey } from './i18n';
-import { isActive, type AlarmView } from './api';
+import { isActive, wa, type AlarmView } from './api';
 import { respond, endAlarm, isDispatcher } from './state';
+import { showToast, errMsg } from '../state';
 
 export function stateLabel(s: string) {
   const k = `state_${s}`;
@@ -87,6 +88,7 @@ export function AlarmCard({ v, dispatch }: { v: AlarmView; dispatch?: boolean })
           ? <p class="muted">{ta('answered', { r: v.my_response === 'coming' ? ta('answerComing') : ta('answerCannot') })}</p>
           : <AnswerButtons v={v} />
       )}
+      {active && !v.mine && isDispatcher() && <NoteButton id={a.id} />}
       {mayEnd && (
         <div class="row left">
           <button class="btn danger" data-testid="alarm-end" onClick={() => confirm(ta('confirmEnd')) && endAlarm(a.id, false)}>{ta('endAlarm')}</button>
@@ -108,4 +110,22 @@ export function AlarmCard({ v, dispatch }: { v: AlarmView; dispatch?: boolean })
       )}
     </article>
   );
+}
+
+// Dispatch confirms it has seen the alarm (the server stops reminding);
+// remembered for this page's lifetime, the server's answer is idempotent.
+const noted = new Set<string>();
+function NoteButton({ id }: { id: string }) {
+  const [done, setDone] = useState(noted.has(id));
+  if (done) return <p class="muted" data-testid="alarm-noted">{ta('noted')}</p>;
+  const ack = async () => {
+    try {
+      await wa().acknowledgeAlarm(id);
+      noted.add(id);
+      setDone(true);
+    } catch (e) {
+      showToast(errMsg(e));
+    }
+  };
+  return <button class="btn" data-testid="alarm-note" onClick={ack}>{ta('takenNote')}</button>;
 }

@@ -50,7 +50,8 @@ function Takeover() {
   const a = v.alarm;
   const loc = v.content?.location;
   return (
-    <div class="takeover" role="alertdialog" aria-modal="true" aria-labelledby="takeover-h" aria-describedby="takeover-d" data-testid="alarm-takeover">
+    <div class="takeover" role="alertdialog" aria-modal="true" aria-labelledby="takeover-h" aria-describedby="takeover-d" data-testid="alarm-takeover"
+      onKeyDown={(e) => { if (e.key === 'Escape') dismissTakeover(); }}>
       <div class="takeover-inner">
         <h1 id="takeover-h" tabIndex={-1}><Icon name="alert" /> {ta('incoming')}</h1>
         <p id="takeover-d" class="takeover-who">{ta('incomingFrom', { name: a.raised_by_name || a.raised_by_email })}</p>
