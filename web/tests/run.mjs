@@ -332,6 +332,7 @@ try {
     await page.goto(URL_ + '/#/');
     await until('chat in ben\'s list', () => page.locator('.chats a', { hasText: GROUP }).isVisible());
     await until('unread count', async () => Number(await page.locator('.chats a', { hasText: GROUP }).locator('[data-testid=unread]').innerText()) >= 1);
+    await until('the direct chat in ben\'s list', () => page.locator('.chats a', { hasText: 'Anna Schmidt' }).isVisible());
     await shot(page, 'chatlist-phone');
     await page.setViewportSize(DESKTOP);
     await shot(page, 'chatlist-desktop');
