@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/wache/wache/api"
 )
@@ -155,8 +160,26 @@ func TestCLIAlarm(t *testing.T) {
 	if code, _, _ := clara.run("respond", id, "coming"); code == 0 {
 		t.Fatal("clara answered an alarm she cannot see")
 	}
+	// Dispatch watches while Anna answers.
+	var watchOut bytes.Buffer
+	watchDone := make(chan int, 1)
+	wctx, wcancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer wcancel()
+	go func() {
+		env := &Env{Stdin: strings.NewReader(""), Stdout: &syncWriter{w: &watchOut}, Stderr: io.Discard, Getenv: func(k string) string { return leit.env[k] }}
+		watchDone <- run(wctx, []string{"alarms", "--watch"}, env)
+	}()
+	time.Sleep(2 * time.Second)
 	if out := anna.ok("respond", id[:12], "coming", "--eta", "4m"); !strings.Contains(out, "acknowledged") {
 		t.Fatalf("respond:\n%s", out)
+	}
+	time.Sleep(3 * time.Second)
+	wcancel()
+	if code := <-watchDone; code != 0 {
+		t.Fatalf("alarms --watch: exit %d", code)
+	}
+	if w := watchOut.String(); strings.Count(w, "=== ") < 2 || !strings.Contains(w, "POKin Anna Schmidt (ETA 4m0s)") {
+		t.Fatalf("alarms --watch did not follow the answer:\n%s", w)
 	}
 
 	// Dispatch view: state, responder, decrypted note and last position.
@@ -209,4 +232,16 @@ func TestCLIAlarm(t *testing.T) {
 	if out := leit.ok("receipts", "Leitstelle PI Mitte", seq, "--close"); !strings.Contains(out, "geschlossen") {
 		t.Fatalf("close:\n%s", out)
 	}
+}
+
+// syncWriter serialises writes of a command running in a goroutine.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
