@@ -26,6 +26,7 @@ const ANNA = 'anna.schmidt' + D, BEN = 'ben.mueller' + D, LEIT = 'leitstelle' + 
 const PIN = 'wache-pin-1357';
 const T = 30000;
 const PHONE = { width: 375, height: 667 };
+const figures = {};
 
 const log = (...a) => console.log(new Date().toISOString().slice(11, 23), ...a);
 let stepName = '';
@@ -184,12 +185,19 @@ try {
     const btn = page.locator('.sos-panel [data-testid=sos-button]');
     const box = await btn.boundingBox();
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await A.page.evaluate(() => { window.wache.on('alarm', (e) => { if (e.alarm && !window.__alarmAt) window.__alarmAt = Date.now(); }); });
     await page.mouse.down();
+    const t0 = Date.now() + 2000; // the hold completes: the app raises the alarm
     await page.waitForTimeout(1000);
     await shot(page, 'sos-holding-phone');
-    await page.waitForTimeout(1400);
+    await page.waitForTimeout(Math.max(0, t0 + 300 - Date.now()));
     await page.mouse.up();
+    const seen = A.page.locator('[data-testid=alarm-takeover]').waitFor({ timeout: 60000 }).then(() => Date.now() - t0);
     await page.locator('[data-testid=own-alarm]').waitFor({ timeout: 60000 });
+    figures.raised_on_raiser_ms = Date.now() - t0;
+    figures.takeover_on_colleague_ms = await seen;
+    figures.alarm_event_on_colleague_ms = (await A.page.evaluate(() => window.__alarmAt)) - t0;
+    log('SOS: raised', figures.raised_on_raiser_ms, 'ms after the hold; on the colleague\'s phone: alarm event', figures.alarm_event_on_colleague_ms, 'ms, takeover', figures.takeover_on_colleague_ms, 'ms');
     await until('position reported', async () => /live gesendet/.test(await page.locator('[data-testid=own-alarm-geo]').innerText()));
   });
 
@@ -304,6 +312,7 @@ try {
   for (const { label, page } of pages) await page.screenshot({ path: join(OUT, `alarm-failure-${label}.png`) }).catch(() => {});
 } finally {
   for (const { label, lines } of pages) writeFileSync(join(OUT, `alarm-console-${label}.log`), lines.join('\n'));
+  writeFileSync(join(OUT, 'alarm-measurements.json'), JSON.stringify(figures, null, 2));
   if (!failed && process.env.WACHE_SCREENSHOTS) {
     mkdirSync(process.env.WACHE_SCREENSHOTS, { recursive: true });
     for (const n of ['sos-phone', 'sos-active-phone', 'alarm-takeover-phone', 'dispatch-phone', 'priority-phone', 'receipts-phone']) {
