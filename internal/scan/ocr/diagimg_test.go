@@ -75,6 +75,13 @@ func TestMRZDumpStrips(t *testing.T) {
 				cs = append(cs, fmt.Sprintf("%.0f", c))
 			}
 			t.Logf("ext %d-%d centres %v", xs, xe, cs)
+			var bands []string
+			for k, c := range g.centres {
+				a, b := max(0, k-1), min(len(g.centres)-1, k+1)
+				top, bot := s.localBand(c, (g.centres[b]-g.centres[a])/float64(b-a))
+				bands = append(bands, fmt.Sprintf("%d-%d", top, bot))
+			}
+			t.Logf("bands %v", bands)
 			var pr []string
 			for x := 0; x < s.w; x++ {
 				if x < s.x0+20 || x > s.x1-20 {

@@ -155,7 +155,57 @@ func (m *Model) Scores(f []float32) []float64 {
 // classify returns the ranked readings of one cell for the MRZ parser:
 // cost is the log-probability gap to the best class.
 func (m *Model) classify(f []float32) mrz.Position {
-	sc := m.Scores(f)
+	return m.rank(m.Scores(f))
+}
+
+// classifyViews classifies one cell from several cuts (the cell and the
+// cell moved a little to either side). The log-probabilities are averaged;
+// when a cut on its own reads another character, the position is a close
+// call whatever the average says: a confident misread (a glyph crossed by
+// background print, say) rarely survives a small shift unchanged, and
+// only close calls may be settled by check digits.
+func (m *Model) classifyViews(views [][]float32) mrz.Position {
+	n := len(m.Classes)
+	avg := make([]float64, n)
+	tops := make([]int, 0, len(views))
+	for _, f := range views {
+		sc := m.Scores(f)
+		top := 0
+		for c := range sc {
+			avg[c] += sc[c] / float64(len(views))
+			if sc[c] > sc[top] {
+				top = c
+			}
+		}
+		tops = append(tops, top)
+	}
+	pos := m.rank(avg)
+	for _, t := range tops {
+		if m.Classes[t] != pos[0].Char {
+			const closeCall = 0.5
+			found := false
+			for i := 1; i < len(pos); i++ {
+				if pos[i].Char == m.Classes[t] {
+					pos[i].Cost = math.Min(pos[i].Cost, closeCall)
+					found = true
+				}
+			}
+			if !found {
+				pos = append(pos, mrz.Alt{Char: m.Classes[t], Cost: closeCall})
+			}
+		}
+	}
+	// Keep the alternatives ordered by cost.
+	for a := 1; a < len(pos); a++ {
+		for b := a; b > 1 && pos[b].Cost < pos[b-1].Cost; b-- {
+			pos[b], pos[b-1] = pos[b-1], pos[b]
+		}
+	}
+	return pos
+}
+
+// rank turns log-probabilities into ranked alternatives.
+func (m *Model) rank(sc []float64) mrz.Position {
 	type cs struct {
 		c byte
 		s float64

@@ -187,6 +187,7 @@ func (e Extraction) alternates() []Extraction {
 					break
 				}
 				alt.Lines = append(alt.Lines, g.s.cells(centres))
+				alt.geo = append(alt.geo, lineGeo{s: g.s, centres: centres, prof: g.prof, xs: g.xs, xe: g.xe})
 			}
 			if len(alt.Lines) == len(e.geo) {
 				out = append(out, alt)
@@ -194,6 +195,33 @@ func (e Extraction) alternates() []Extraction {
 		}
 	}
 	return out
+}
+
+// positions classifies every cell from three cuts: as found and moved by
+// a tenth of the pitch to either side (see Model.classifyViews).
+func (e Extraction) positions(m *Model) [][]mrz.Position {
+	pos := make([][]mrz.Position, len(e.Lines))
+	for i, cells := range e.Lines {
+		for k, f := range cells {
+			if i >= len(e.geo) {
+				pos[i] = append(pos[i], m.classify(f))
+				continue
+			}
+			g := e.geo[i]
+			n := len(g.centres)
+			a, b := max(0, k-1), min(n-1, k+1)
+			pitch := (g.centres[b] - g.centres[a]) / float64(b-a)
+			top, bot := g.s.localBand(g.centres[k], pitch)
+			views := [][]float32{f}
+			for _, d := range []float64{-0.1, 0.1} {
+				v := make([]float32, NumFeatures)
+				g.s.featuresBand(g.centres[k]+d*pitch, pitch, top, bot, v)
+				views = append(views, v)
+			}
+			pos[i] = append(pos[i], m.classifyViews(views))
+		}
+	}
+	return pos
 }
 
 // Jitter cuts every cell again with its centre, pitch and capital band
@@ -261,13 +289,7 @@ func ReadMRZ(ctx context.Context, img image.Image, opt mrz.Options) (*mrz.Result
 	var best *mrz.Result
 	bestScore := -1
 	try := func(e Extraction) (*mrz.Result, bool) {
-		pos := make([][]mrz.Position, len(e.Lines))
-		for i, cells := range e.Lines {
-			for _, f := range cells {
-				pos[i] = append(pos[i], m.classify(f))
-			}
-		}
-		r, err := mrz.ParsePositions(pos, opt)
+		r, err := mrz.ParsePositions(e.positions(m), opt)
 		if err != nil {
 			return nil, false
 		}
