@@ -648,7 +648,21 @@ func updatePrio(ctx context.Context, s *session, fn func([]prioEntry) ([]prioEnt
 func (b *bridge) alarmOnMessage(ctx context.Context, s *session, m client.Message) {
 	p := m.Payload
 	if m.Undecryptable == "" && (p.Type == client.TypeAlarm || p.AlarmID != "") {
-		b.emit("alarm", map[string]any{"position": true, "conv_id": m.ConvID})
+		// The UI updates its view from this (no request to the server for
+		// every live position of every alarm on every device).
+		ev := map[string]any{"position": true, "conv_id": m.ConvID, "sender_id": m.SenderID}
+		switch {
+		case p.Type == client.TypeAlarm && p.Alarm != nil:
+			ev["client_id"], ev["note"] = p.Alarm.ClientID, p.Alarm.Note
+			if p.Alarm.Location != nil {
+				ev["location"] = p.Alarm.Location
+			}
+		case p.Type == client.TypeLiveLocation && p.Location != nil:
+			ev["alarm_id"], ev["location"] = p.AlarmID, p.Location
+		case p.Type == client.TypeLiveStop:
+			ev["alarm_id"], ev["stopped"] = p.AlarmID, true
+		}
+		b.emit("alarm", ev)
 	}
 	if (m.Priority == "" && !m.AckRequired) || p.Type == client.TypeReceipt || p.Type == client.TypeAlarm || m.Seq <= 0 {
 		return

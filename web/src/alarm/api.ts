@@ -114,7 +114,12 @@ export interface AlarmBridge {
 }
 
 export interface AlarmEvents {
-  alarm: { alarm?: AlarmView; position?: boolean; conv_id?: string };
+  alarm: {
+    alarm?: AlarmView;
+    // a decrypted SOS (client_id, note) or live position/stop (alarm_id) of sender_id
+    position?: boolean; conv_id?: string; sender_id?: string; alarm_id?: string; client_id?: string;
+    note?: string; location?: Location; stopped?: boolean;
+  };
   reminder: { conv_id: string; seq: number };
   priority: { conv_id?: string; seq?: number };
 }

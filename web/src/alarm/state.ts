@@ -3,7 +3,7 @@
 // feeds it), pending acknowledgements. Plaintext here lives in memory only.
 import { signal } from '../signal';
 import { showToast, errMsg, me, go } from '../state';
-import { wa, onAlarm, isActive, type AlarmView, type PriorityEntry, type Pos } from './api';
+import { wa, onAlarm, isActive, type AlarmView, type PriorityEntry, type Pos, type AlarmEvents, type AlarmSighting } from './api';
 import { ta } from './i18n';
 
 export const alarmViews = signal<AlarmView[]>([]);
@@ -63,6 +63,29 @@ function considerTakeover(v: AlarmView) {
   }
 }
 
+// applyPosition folds a decrypted SOS or live position into the view of
+// its alarm (only the raiser's own messages count, as in the core); false
+// when the alarm is not in the list yet.
+function applyPosition(e: AlarmEvents['alarm']): boolean {
+  const list = alarmViews.get();
+  const i = list.findIndex((v) => v.alarm.raised_by === e.sender_id &&
+    ((e.alarm_id && v.alarm.id === e.alarm_id) || (e.client_id && v.alarm.client_id === e.client_id)));
+  if (i < 0) return false;
+  const v = list[i];
+  const c: AlarmSighting = { ...(v.content ?? { updates: 0, last_at: '' }) };
+  if (e.note) c.note = e.note;
+  if (e.location && (!c.location || Date.parse(e.location.time) > Date.parse(c.location.time))) {
+    if (c.location && e.alarm_id) c.updates = (c.updates ?? 0) + 1;
+    c.location = e.location;
+    c.last_at = e.location.time;
+  }
+  if (e.stopped) c.stopped = true;
+  const out = [...list];
+  out[i] = { ...v, content: c };
+  alarmViews.set(out);
+  return true;
+}
+
 export function dismissTakeover() {
   const id = takeover.get();
   if (id) dismissed.add(id);
@@ -84,8 +107,10 @@ export function startAlarmState() {
   if (started) return;
   started = true;
   onAlarm('alarm', (e) => {
-    if (e.alarm) mergeViews([e.alarm], false);
-    refreshAlarms(e.position ? 800 : 300);
+    if (e.alarm) {
+      mergeViews([e.alarm], false);
+      refreshAlarms(1000); // frames carry a bounded copy: the full timeline follows
+    } else if (e.position && !applyPosition(e)) refreshAlarms(800);
   });
   onAlarm('priority', () => refreshPriority());
   onAlarm('reminder', (e) => {
