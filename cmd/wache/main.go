@@ -52,7 +52,7 @@ func commands() []command {
 		{"devices", "list your devices; `devices revoke ID` revokes one", cmdDevices},
 		{"chats", "list your conversations with unread counts", cmdChats},
 		{"chat", "new | show | add | remove: manage conversations", cmdChat},
-		{"send", "send a text message to a conversation", cmdSend},
+		{"send", "send a text message to a conversation (--priority, --ack)", cmdSend},
 		{"send-location", "send your position (LAT LON) to a conversation", cmdSendLocation},
 		{"send-file", "send a photo, video, voice message or document (encrypted)", cmdSendFile},
 		{"fetch", "download and decrypt an attachment: fetch CHAT MSG OUT", cmdFetch},
@@ -90,9 +90,9 @@ WACHE_HOME, default ~/.wache) and print data as JSON with --json.
 Run 'wache <command> --help' for the flags of one command.
 
 Messages are end-to-end encrypted (MLS, RFC 9420): the server relays and
-stores ciphertext only. Alarms (SOS) and priority messages stay
-end-to-end encrypted too: the server knows that an alarm exists, its
-state and who answered, never the note or the positions. This device's keys and messages are kept encrypted
+stores ciphertext only. Alarms (SOS) and priority messages too: the server
+knows that an alarm exists, its state and who answered, never the note or
+the positions. This device's keys and messages are kept encrypted
 on disk under a passphrase (WACHE_PASSPHRASE or --passphrase-file; asked on
 the terminal otherwise).
 `)
