@@ -66,6 +66,9 @@ type Messenger struct {
 	groups map[string]mls.Group
 	seen   map[string]int64 // per conversation: highest processed seq
 	held   map[string][]api.Envelope
+	// kept: messages recorded by an attempt that failed before marking
+	// them seen (conv/seq); the redelivery hands them to OnMessage.
+	kept map[string]Message
 
 	dirMu sync.Mutex
 	dir   map[string]*api.DirectoryDevice
@@ -98,7 +101,7 @@ func OpenMessenger(ctx context.Context, st State) (*Messenger, error) {
 		return nil, err
 	}
 	m := &Messenger{API: c, st: st, prof: prof, Log: slog.New(slog.DiscardHandler),
-		groups: map[string]mls.Group{}, seen: map[string]int64{}, held: map[string][]api.Envelope{}, dir: map[string]*api.DirectoryDevice{}}
+		groups: map[string]mls.Group{}, seen: map[string]int64{}, held: map[string][]api.Envelope{}, kept: map[string]Message{}, dir: map[string]*api.DirectoryDevice{}}
 	id := mls.Identity{UserEmail: prof.Email, DeviceID: prof.DeviceID, SigningKey: prof.SigningKey}
 	opts := mls.Options{Validator: m.validate}
 	raw, err := st.Load(ctx, keyEngine)
@@ -538,7 +541,34 @@ func (m *Messenger) Process(ctx context.Context, env api.Envelope, _ func(api.En
 
 // processLocked applies one envelope to its group. Envelopes of a
 // conversation this device has not joined yet are held (ErrHold).
+//
+// It is crash-consistent and idempotent: once g.Process has used a
+// message's key, everything that keeps the message (attachment reference,
+// alarm sighting, receipt, the Record hook — each idempotent by
+// conversation and seq) is written before the group state, and the group
+// state before the envelope counts as seen. Whatever step fails, the
+// cached group is dropped, so the redelivered envelope meets the persisted
+// state: either the key is still there (the message is decrypted and kept
+// again), or the state with the key used was saved, which means the
+// message was kept before; Process then reports a replay and the envelope
+// is only marked seen.
 func (m *Messenger) processLocked(ctx context.Context, env api.Envelope) (*Message, error) {
+	msg, err := m.processEnvLocked(ctx, env)
+	if err != nil && !errors.Is(err, ErrHold) {
+		// The memory may be ahead of the store (a ratchet that moved, a
+		// commit merged): start the next attempt from what was saved.
+		delete(m.groups, env.ConvID)
+		return nil, err
+	}
+	return msg, err
+}
+
+// processTimeout bounds the writes that follow a decryption. They run on
+// a context a reconnect does not cancel: stopping half-way would leave a
+// used key with nothing kept.
+const processTimeout = 30 * time.Second
+
+func (m *Messenger) processEnvLocked(ctx context.Context, env api.Envelope) (*Message, error) {
 	if env.Seq <= m.seen[env.ConvID] {
 		return nil, nil
 	}
@@ -553,12 +583,19 @@ func (m *Messenger) processLocked(ctx context.Context, env api.Envelope) (*Messa
 		}
 		return nil, ErrHold
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), processTimeout)
+	defer cancel()
 	var msg *Message
 	switch {
 	case env.Kind == string(wache.EnvCommit) && uint64(env.Epoch) < g.Epoch():
-		// Made before this device joined, or our own, already merged.
+		// Made before this device joined, or our own, already merged, or
+		// applied and saved by an attempt that failed before marking it.
 	case env.Kind == string(wache.EnvCommit):
 		res, err := g.Process(env.Payload)
+		if errors.Is(err, mls.ErrReplay) {
+			m.Log.Debug("commit applied before", "conv", env.ConvID, "seq", env.Seq)
+			break
+		}
 		if err != nil {
 			m.Log.Warn("commit not applied", "conv", env.ConvID, "seq", env.Seq, "err", err)
 			break
@@ -580,6 +617,20 @@ func (m *Messenger) processLocked(ctx context.Context, env api.Envelope) (*Messa
 		switch {
 		case errors.Is(err, mls.ErrOwnMessage):
 			return nil, m.markLocked(ctx, env)
+		case errors.Is(err, mls.ErrReplay):
+			// Seen by the group but not by the inbox: an earlier attempt
+			// kept the message and saved the group, then failed before
+			// marking it (see processLocked). Not recorded a second time;
+			// handed over now if that attempt could not.
+			m.Log.Debug("message processed before", "conv", env.ConvID, "seq", env.Seq)
+			if err := m.markLocked(ctx, env); err != nil {
+				return nil, err
+			}
+			if k, ok := m.kept[keptKey(env)]; ok {
+				delete(m.kept, keptKey(env))
+				return &k, nil
+			}
+			return nil, nil
 		case err != nil:
 			msg.Undecryptable = undecryptable(err)
 		case res.Kind != mls.KindApplication:
@@ -588,9 +639,6 @@ func (m *Messenger) processLocked(ctx context.Context, env api.Envelope) (*Messa
 			msg.Epoch = res.Epoch
 			msg.SenderEmail, _, _ = mls.ParseCredentialIdentity(res.Sender.Identity)
 			msg.Payload = DecodePayload(res.Plaintext)
-			if err := m.saveGroup(ctx, env.ConvID, g); err != nil {
-				return nil, err
-			}
 			if a := msg.Payload.Attachment; a != nil {
 				// Kept (encrypted at rest) so that the file can be fetched later.
 				b, _ := json.Marshal(a)
@@ -609,10 +657,20 @@ func (m *Messenger) processLocked(ctx context.Context, env api.Envelope) (*Messa
 				return nil, err
 			}
 		}
-	}
-	if msg != nil && m.Record != nil {
-		if err := m.Record(ctx, *msg); err != nil {
-			return nil, err
+		if msg != nil && m.Record != nil {
+			if err := m.Record(ctx, *msg); err != nil {
+				return nil, err
+			}
+			if len(m.kept) >= 1000 { // bounded: a lost entry is still in the history
+				clear(m.kept)
+			}
+			m.kept[keptKey(env)] = *msg
+		}
+		if err == nil {
+			// Only now may the used key be forgotten for good.
+			if err := m.saveGroup(ctx, env.ConvID, g); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return msg, m.markLocked(ctx, env)
@@ -620,8 +678,14 @@ func (m *Messenger) processLocked(ctx context.Context, env api.Envelope) (*Messa
 
 func (m *Messenger) markLocked(ctx context.Context, env api.Envelope) error {
 	m.seen[env.ConvID] = env.Seq
-	return m.saveSeen(ctx)
+	if err := m.saveSeen(ctx); err != nil {
+		return err
+	}
+	delete(m.kept, keptKey(env))
+	return nil
 }
+
+func keptKey(env api.Envelope) string { return fmt.Sprintf("%s/%d", env.ConvID, env.Seq) }
 
 func undecryptable(err error) string {
 	switch {
@@ -668,11 +732,19 @@ func (m *Messenger) joinLocked(ctx context.Context, dm api.DeviceMessage, out *[
 		m.Log.Warn("welcome for another group refused", "conv", dm.ConvID)
 		return nil
 	}
-	m.groups[dm.ConvID] = g
-	if err := m.saveEngine(ctx); err != nil {
+	// The group is saved before the engine (whose KeyPackage secret the
+	// Welcome used): if either write fails, the Welcome stays on the
+	// server and the next attempt joins again or finds the saved group.
+	if err := m.saveGroup(ctx, dm.ConvID, g); err != nil {
+		// The engine in memory forgot the KeyPackage secret; the saved
+		// one still has it, so the redelivered Welcome can be used.
+		if rerr := m.reloadEngineLocked(ctx); rerr != nil {
+			m.Log.Warn("reload MLS state after a failed join", "err", rerr)
+		}
 		return err
 	}
-	if err := m.saveGroup(ctx, dm.ConvID, g); err != nil {
+	m.groups[dm.ConvID] = g
+	if err := m.saveEngine(ctx); err != nil {
 		return err
 	}
 	held := m.held[dm.ConvID]
@@ -692,6 +764,21 @@ func (m *Messenger) joinLocked(ctx context.Context, dm api.DeviceMessage, out *[
 	if last > 0 {
 		return m.API.Ack(ctx, dm.ConvID, last)
 	}
+	return nil
+}
+
+// reloadEngineLocked replaces the MLS engine in memory by the saved one.
+func (m *Messenger) reloadEngineLocked(ctx context.Context) error {
+	raw, err := m.st.Load(ctx, keyEngine)
+	if err != nil || raw == nil {
+		return err
+	}
+	id := mls.Identity{UserEmail: m.prof.Email, DeviceID: m.prof.DeviceID, SigningKey: m.prof.SigningKey}
+	eng, err := mls.LoadEngine(id, raw, mls.Options{Validator: m.validate})
+	if err != nil {
+		return err
+	}
+	m.eng = eng
 	return nil
 }
 
