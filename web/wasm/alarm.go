@@ -329,7 +329,7 @@ func (b *bridge) sos(ctx context.Context, args []js.Value) (any, error) {
 	if act, _ := s.m.ActiveAlarm(ctx); act != nil && act.AlarmID == a.ID && act.UpdateSeconds > 0 {
 		every = time.Duration(act.UpdateSeconds) * time.Second
 	}
-	if a.RaisedDevice == s.prof.DeviceID || a.RaisedBy == s.prof.UserID {
+	if a.RaisedDevice == s.prof.DeviceID { // not an alarm of this user's other device
 		b.startSOS(s, a, every, loc)
 	}
 	v := b.view(ctx, s, a)

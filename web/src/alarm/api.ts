@@ -24,6 +24,7 @@ export interface Alarm {
   raised_by: string;
   raised_by_email: string;
   raised_by_name: string;
+  raised_device: string;
   unit_id: string;
   state: AlarmState;
   conv_ids: string[];

@@ -83,9 +83,11 @@ function OwnAlarmBar() {
           {ta('whoComing', { n: coming.length, min: v.alarm.min_coming })}:{' '}
           {coming.length ? coming.map((r) => `${r.display_name || r.email}${r.eta_s ? ` (${Math.round(r.eta_s / 60)} min)` : ''}`).join(', ') : ta('nobody')}
         </div>
-        <small data-testid="own-alarm-geo">
-          {g.state === 'ok' ? ta('sosPosOk', { m: g.accuracy ?? 0 }) : g.state === 'denied' || g.state === 'unavailable' ? ta('sosNoPos') : ta('sosPosWait')}
-        </small>
+        {g.state !== 'off' && (
+          <small data-testid="own-alarm-geo">
+            {g.state === 'ok' ? ta('sosPosOk', { m: g.accuracy ?? 0 }) : g.state === 'denied' || g.state === 'unavailable' ? ta('sosNoPos') : ta('sosPosWait')}
+          </small>
+        )}
       </div>
       <div class="own-alarm-actions">
         <button class="btn small" data-testid="own-alarm-end" onClick={() => confirm(ta('confirmEnd')) && endAlarm(v.alarm.id, false)}>{ta('endAlarm')}</button>

@@ -16,6 +16,10 @@ export const raising = signal<boolean>(false);
 const dismissed = new Set<string>();
 
 export const ownAlarm = (): AlarmView | undefined => alarmViews.get().find((v) => v.mine && isActive(v.alarm));
+// The alarm this device raised: only this device sends its positions (the
+// officer's other devices show the alarm without asking for a position).
+const deviceAlarm = (): AlarmView | undefined =>
+  alarmViews.get().find((v) => v.mine && isActive(v.alarm) && v.alarm.raised_device === me.get()?.device.id);
 
 export function isDispatcher(): boolean {
   return !!me.get()?.user.roles?.includes('dispatcher');
@@ -171,7 +175,7 @@ export function startWatch() {
     (p) => {
       lastFix = { lat: p.coords.latitude, lon: p.coords.longitude, accuracy_m: Math.min(p.coords.accuracy || 0, 100000) };
       geo.set({ state: 'ok', accuracy: Math.round(lastFix.accuracy_m) });
-      if (ownAlarm()) wa().updateSOSPosition(lastFix).catch(() => {});
+      if (deviceAlarm()) wa().updateSOSPosition(lastFix).catch(() => {});
     },
     (err) => {
       geo.set({ state: err.code === err.PERMISSION_DENIED ? 'denied' : 'unavailable' });
@@ -188,7 +192,7 @@ export function stopWatch() {
 }
 
 function syncWatch() {
-  if (ownAlarm()) startWatch();
+  if (deviceAlarm()) startWatch();
   else if (!raising.get() && watchId !== undefined) stopWatch();
 }
 
