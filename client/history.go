@@ -206,7 +206,11 @@ func (h *History) appendLocked(ctx context.Context, ix *convIndex, e Entry) erro
 			return err
 		}
 	}
-	es = append(es, e)
+	// A write that stopped half-way (chunk saved, index not) may have
+	// left this message in the chunk already: it is not added twice.
+	if e.Seq == 0 || !slices.ContainsFunc(es, func(x Entry) bool { return x.Seq == e.Seq }) {
+		es = append(es, e)
+	}
 	sortEntries(es)
 	if err := h.saveChunkLocked(ctx, e.ConvID, ix, n, es); err != nil {
 		return err

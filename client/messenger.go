@@ -623,14 +623,11 @@ func (m *Messenger) processEnvLocked(ctx context.Context, env api.Envelope) (*Me
 			// marking it (see processLocked). Not recorded a second time;
 			// handed over now if that attempt could not.
 			m.Log.Debug("message processed before", "conv", env.ConvID, "seq", env.Seq)
-			if err := m.markLocked(ctx, env); err != nil {
+			k, ok := m.kept[keptKey(env)]
+			if err := m.markLocked(ctx, env); err != nil || !ok {
 				return nil, err
 			}
-			if k, ok := m.kept[keptKey(env)]; ok {
-				delete(m.kept, keptKey(env))
-				return &k, nil
-			}
-			return nil, nil
+			return &k, nil
 		case err != nil:
 			msg.Undecryptable = undecryptable(err)
 		case res.Kind != mls.KindApplication:
@@ -677,8 +674,16 @@ func (m *Messenger) processEnvLocked(ctx context.Context, env api.Envelope) (*Me
 }
 
 func (m *Messenger) markLocked(ctx context.Context, env api.Envelope) error {
+	prev, had := m.seen[env.ConvID]
 	m.seen[env.ConvID] = env.Seq
 	if err := m.saveSeen(ctx); err != nil {
+		// Not seen after all: the redelivery comes through and finds
+		// the message kept (ErrReplay above).
+		if had {
+			m.seen[env.ConvID] = prev
+		} else {
+			delete(m.seen, env.ConvID)
+		}
 		return err
 	}
 	delete(m.kept, keptKey(env))
