@@ -163,7 +163,11 @@ func (b *bridge) recordMessage(ctx context.Context, s *session, m client.Message
 	if len(s.recorded) > 1000 { // envelopes that failed after recording: shown on the next load
 		clear(s.recorded)
 	}
-	s.recorded[recordKey(m)] = es
+	if len(es) > 0 || s.recorded[recordKey(m)] == nil {
+		// A redelivery after a failed attempt records nothing new: what
+		// the first attempt recorded is still to be shown.
+		s.recorded[recordKey(m)] = es
+	}
 	s.mu.Unlock()
 	return nil
 }
