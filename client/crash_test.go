@@ -337,3 +337,61 @@ func checkOnce(t *testing.T, what string, d *crashDevice, env api.Envelope, want
 		t.Fatalf("%s: handed over %d times", what, n)
 	}
 }
+
+// TestJoinCrashConsistent: joining a group from a Welcome survives a
+// failed write at each step (or a crash right after it): the Welcome,
+// delivered again, still makes the device a member that reads the group.
+func TestJoinCrashConsistent(t *testing.T) {
+	n := harness.Start(t, harness.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	anna := newCrashDevice(t, n, "anna.schmidt@"+harness.Domain)
+	clara := newCrashDevice(t, n, "clara.wagner@"+harness.Domain)
+	if err := clara.m.EnsureKeyPackages(ctx, 20, 20); err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	for _, restart := range []bool{false, true} {
+		steps := 0
+		for step := 1; ; step++ {
+			i++
+			conv, err := anna.m.CreateChat(ctx, api.CreateConversationRequest{Kind: "group", Name: fmt.Sprintf("Einsatz %d", i), Members: []string{clara.prof.Email}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dms, err := clara.m.API.DeviceMessages(ctx)
+			if err != nil || len(dms) != 1 || dms[0].ConvID != conv.ID {
+				t.Fatalf("device messages %+v, %v", dms, err)
+			}
+			clara.st.arm(step, nil)
+			err1 := clara.m.HandleDeviceMessage(ctx, dms[0])
+			hit := clara.st.disarm()
+			if hit && err1 == nil {
+				t.Fatalf("restart %v step %d: the failed write was not reported", restart, step)
+			}
+			if restart {
+				clara.restart(t)
+			}
+			txt := fmt.Sprintf("Willkommen %d", i)
+			if _, err := anna.m.Send(ctx, conv.ID, client.Payload{V: 1, Type: client.TypeText, Text: txt}); err != nil {
+				t.Fatal(err)
+			}
+			var got []client.Message
+			clara.m.OnMessage = func(m client.Message) { got = append(got, m) }
+			if err := clara.m.Sync(ctx, conv.ID); err != nil { // the Welcome again, then the conversation
+				t.Fatalf("restart %v step %d: %v", restart, step, err)
+			}
+			if len(got) != 1 || got[0].Payload.Text != txt || got[0].Undecryptable != "" {
+				t.Fatalf("restart %v step %d: clara got %+v", restart, step, got)
+			}
+			if !hit {
+				break
+			}
+			steps++
+		}
+		if steps < 2 {
+			t.Fatalf("only %d writes in a join", steps)
+		}
+		t.Logf("join (restart %v): %d writes, each failed once", restart, steps)
+	}
+}
