@@ -213,7 +213,11 @@ func (s *IDBState) Load(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := awaitRequest(ctx, st.Call("get", key))
+	var req js.Value
+	if err := request(func() { req = st.Call("get", key) }); err != nil {
+		return nil, fmt.Errorf("read %q: %w", key, err)
+	}
+	v, err := awaitRequest(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("read %q: %w", key, err)
 	}
