@@ -36,9 +36,10 @@ func (s *Server) handleVAPIDKey() http.HandlerFunc {
 	}
 }
 
-// handlePushSubscribe: POST /api/v1/push/subscriptions — registers (or
-// refreshes) a subscription of the calling device.
-func (s *Server) handlePushSubscribe() http.HandlerFunc {
+// pushBody wraps call in the steps the subscription routes share: refuse
+// when push is off, read the bounded body, write an error or the result
+// (http.StatusNoContent writes no body).
+func (s *Server) pushBody(call func(r *http.Request, d *wache.Device, body []byte) (int, any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.Push == nil {
 			writeError(w, r, errNoPush)
@@ -50,43 +51,36 @@ func (s *Server) handlePushSubscribe() http.HandlerFunc {
 			writeError(w, r, err)
 			return
 		}
+		status, out, err := call(r, d, body)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeResult(w, status, out)
+	}
+}
+
+// handlePushSubscribe: POST /api/v1/push/subscriptions — registers (or
+// refreshes) a subscription of the calling device.
+func (s *Server) handlePushSubscribe() http.HandlerFunc {
+	return s.pushBody(func(r *http.Request, d *wache.Device, body []byte) (int, any, error) {
 		sub, err := push.ParseSubscription(body, s.Push.Dev())
 		if err != nil {
-			writeError(w, r, err)
-			return
+			return 0, nil, err
 		}
 		n, err := s.Push.Subscribe(r.Context(), d.ID, sub)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, api.PushSubscriptions{Count: n})
-	}
+		return http.StatusOK, api.PushSubscriptions{Count: n}, err
+	})
 }
 
 // handlePushUnsubscribe: DELETE /api/v1/push/subscriptions — removes one of
 // the calling device's subscriptions (ENOTFOUND for anybody else's).
 func (s *Server) handlePushUnsubscribe() http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.Push == nil {
-			writeError(w, r, errNoPush)
-			return
-		}
-		_, d := caller(r)
-		body, err := readPushBody(w, r)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
+	return s.pushBody(func(r *http.Request, d *wache.Device, body []byte) (int, any, error) {
 		endpoint, err := push.ParseUnsubscribe(body)
 		if err != nil {
-			writeError(w, r, err)
-			return
+			return 0, nil, err
 		}
-		if err := s.Push.Unsubscribe(r.Context(), d.ID, endpoint); err != nil {
-			writeError(w, r, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	}
+		return http.StatusNoContent, nil, s.Push.Unsubscribe(r.Context(), d.ID, endpoint)
+	})
 }
