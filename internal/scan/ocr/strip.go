@@ -265,9 +265,6 @@ func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int, tig
 	if xs < 0 || xe-xs < n || xe >= len(p) {
 		return nil
 	}
-	if xs < 0 || xe-xs < n || xe >= len(p) {
-		return nil
-	}
 	p0 := float64(xe-xs) / (float64(n) - 1 + 0.75)
 	sum := func(c, r float64) float64 {
 		a, b := int(math.Ceil(c-r)), int(math.Floor(c+r))
@@ -351,7 +348,15 @@ func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int, tig
 	}
 	centres := make([]float64, n)
 	for k := 0; k < n; k++ {
-		c := bestO + float64(k)*bestP + bestQ*float64(k*(k-1))/2
+		centres[k] = bestO + float64(k)*bestP + bestQ*float64(k*(k-1))/2
+	}
+	if gridDP {
+		if c := alignCells(p, pre, centres, bestP, bestQ, xs, xe, tight, total/float64(n), emptyBelow); c != nil {
+			centres = c
+		}
+	}
+	for k := 0; k < n; k++ {
+		c := centres[k]
 		// Ink centroid within the cell, limited shift.
 		a, b := int(c-0.45*bestP), int(c+0.45*bestP)
 		var sw, sx float64
