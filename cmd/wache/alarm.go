@@ -118,12 +118,8 @@ used and the file is read again for every update.`, env)
 	acc := fs.Float64("accuracy", 0, "accuracy in metres")
 	posFile := fs.String("position-file", "", "file with \"lat,lon[,accuracy]\" lines (the last counts), re-read for live updates")
 	duration := fs.Duration("duration", 0, "stop sending live positions after this long (0: until the alarm ends or Ctrl-C)")
-	if err := parseArgs(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return &exitError{2, fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	src := &positionSource{file: *posFile}
 	switch {
@@ -416,6 +412,18 @@ func cmdSOSEnd(ctx context.Context, args []string, env *Env) error {
 	return nil
 }
 
+// parseNoArgs is parseArgs for a command that takes flags only.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	if err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return &exitError{2, fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
 // resolveAlarm accepts an alarm id or a unique prefix of an active one.
 func resolveAlarm(ctx context.Context, cl *client.Client, ref string) (*api.Alarm, error) {
 	if a, err := cl.Alarm(ctx, ref); err == nil {
@@ -427,19 +435,9 @@ func resolveAlarm(ctx context.Context, cl *client.Client, ref string) (*api.Alar
 	if err != nil {
 		return nil, err
 	}
-	var hits []api.Alarm
-	for _, a := range list {
-		if strings.HasPrefix(a.ID, ref) {
-			hits = append(hits, a)
-		}
-	}
-	switch len(hits) {
-	case 0:
-		return nil, wache.Errorf(wache.ENOTFOUND, "no alarm %q; see 'wache alarms'", ref)
-	case 1:
-		return &hits[0], nil
-	}
-	return nil, wache.Errorf(wache.EINVALID, "%d alarms start with %q; give more of the id", len(hits), ref)
+	return pickOne(list, ref, nil,
+		func(a *api.Alarm) bool { return strings.HasPrefix(a.ID, ref) },
+		"no alarm %q; see 'wache alarms'", "%d alarms start with %q; give more of the id")
 }
 
 func cmdRespond(ctx context.Context, args []string, env *Env) error {
@@ -515,12 +513,8 @@ positions) and the timeline. Reads new messages of the alarm conversations
 	all := fs.Bool("all", false, "include ended alarms")
 	watch := fs.Bool("watch", false, "keep showing changes until Ctrl-C")
 	limit := fs.Int("limit", 50, "at most this many alarms")
-	if err := parseArgs(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return &exitError{2, fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	m, err := c.session(ctx)
 	if err != nil {
@@ -822,12 +816,8 @@ conversation id or its unique name.`)
 		window = fs.Duration("window", api.AlarmWindowDefaultSeconds*time.Second, "time to reach --min-coming before escalation")
 		update = fs.Duration("update", api.AlarmUpdateDefaultSeconds*time.Second, "interval of live positions during an alarm")
 	}
-	if err := parseArgs(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() != 0 {
-		fs.Usage()
-		return &exitError{2, fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	m, err := c.session(ctx)
 	if err != nil {
@@ -908,22 +898,10 @@ func resolveUnit(ctx context.Context, cl *client.Client, ref string) (*api.Unit,
 	if err != nil {
 		return nil, err
 	}
-	var hits []api.Unit
-	for _, u := range us {
-		if u.ID == ref {
-			return &u, nil
-		}
-		if strings.EqualFold(u.Name, ref) {
-			hits = append(hits, u)
-		}
-	}
-	switch len(hits) {
-	case 0:
-		return nil, wache.Errorf(wache.ENOTFOUND, "no unit %q", ref)
-	case 1:
-		return &hits[0], nil
-	}
-	return nil, wache.Errorf(wache.EINVALID, "%d units are named %q; use the id", len(hits), ref)
+	return pickOne(us, ref,
+		func(u *api.Unit) string { return u.ID },
+		func(u *api.Unit) bool { return strings.EqualFold(u.Name, ref) },
+		"no unit %q", "%d units are named %q; use the id")
 }
 
 func cmdAck(ctx context.Context, args []string, env *Env) error {

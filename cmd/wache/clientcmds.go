@@ -309,22 +309,34 @@ func resolveChat(ctx context.Context, cl *client.Client, ref string) (*api.Conve
 	if err != nil {
 		return nil, err
 	}
-	var hits []api.Conversation
-	for _, cv := range list {
-		if cv.ID == ref {
-			return &cv, nil
+	return pickOne(list, ref,
+		func(cv *api.Conversation) string { return cv.ID },
+		func(cv *api.Conversation) bool { return strings.EqualFold(cv.Name, ref) },
+		"no conversation %q; see 'wache chats'", "%d conversations are named %q; use the id")
+}
+
+// pickOne returns the item of list whose id (when id is not nil) is ref,
+// else the only one match accepts: none is ENOTFOUND with notFound
+// (formatted with ref), several EINVALID with ambiguous (formatted with
+// their count and ref), so that every command names things the same way.
+func pickOne[T any](list []T, ref string, id func(*T) string, match func(*T) bool, notFound, ambiguous string) (*T, error) {
+	var hits []*T
+	for i := range list {
+		x := &list[i]
+		if id != nil && id(x) == ref {
+			return x, nil
 		}
-		if strings.EqualFold(cv.Name, ref) {
-			hits = append(hits, cv)
+		if match(x) {
+			hits = append(hits, x)
 		}
 	}
 	switch len(hits) {
 	case 0:
-		return nil, wache.Errorf(wache.ENOTFOUND, "no conversation %q; see 'wache chats'", ref)
+		return nil, wache.Errorf(wache.ENOTFOUND, notFound, ref)
 	case 1:
-		return &hits[0], nil
+		return hits[0], nil
 	}
-	return nil, wache.Errorf(wache.EINVALID, "%d conversations are named %q; use the id", len(hits), ref)
+	return nil, wache.Errorf(wache.EINVALID, ambiguous, len(hits), ref)
 }
 
 func cmdChats(ctx context.Context, args []string, env *Env) error {
