@@ -216,12 +216,7 @@ func (s *Service) Raise(ctx context.Context, u *wache.User, d *wache.Device, req
 		return nil, fmt.Errorf("store alarm: %w", err)
 	}
 	s.record(ctx, "alarm.raised", u, d, map[string]any{"alarm": id, "unit": u.UnitID, "convs": len(refs), "held": held != nil}, api.AlarmRaised)
-	a, err := s.load(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	s.changed(ctx, a, true)
-	return a, nil
+	return s.publish(ctx, id, true)
 }
 
 // existing returns the device's alarm with this client id, or its active
@@ -322,6 +317,19 @@ func (s *Service) visible(ctx context.Context, u *wache.User, id string) (bool, 
 	return s.inAlarmConv(ctx, u, id)
 }
 
+// mustSee is visible as an error: ENOTFOUND for an alarm the user may not
+// see, the same as for one that does not exist.
+func (s *Service) mustSee(ctx context.Context, u *wache.User, id string) error {
+	ok, err := s.visible(ctx, u, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return wache.Errorf(wache.ENOTFOUND, "no such alarm")
+	}
+	return nil
+}
+
 func (s *Service) inAlarmConv(ctx context.Context, u *wache.User, id string) (bool, error) {
 	var one int
 	err := s.db.QueryRow(ctx, `SELECT 1 FROM alarm_convs c JOIN members m ON m.conv_id = c.conv_id AND m.user_id = ?
@@ -347,12 +355,8 @@ func (s *Service) Get(ctx context.Context, u *wache.User, id string) (*api.Alarm
 	if err := checkAlarmID(id); err != nil {
 		return nil, err
 	}
-	ok, err := s.visible(ctx, u, id)
-	if err != nil {
+	if err := s.mustSee(ctx, u, id); err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, wache.Errorf(wache.ENOTFOUND, "no such alarm")
 	}
 	return s.load(ctx, id)
 }
@@ -517,17 +521,13 @@ func (s *Service) Respond(ctx context.Context, u *wache.User, d *wache.Device, i
 	}
 	// Responders are members of the alarm's conversations; a dispatcher
 	// outside them can watch and end, but not answer.
-	ok, err := s.visible(ctx, u, id)
-	if err != nil {
+	if err := s.mustSee(ctx, u, id); err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, wache.Errorf(wache.ENOTFOUND, "no such alarm")
 	}
 	now := s.nowMS()
 	var state string
 	var acked bool
-	err = s.inTx(ctx, func(tx *sqldb.Tx) error {
+	err := s.inTx(ctx, func(tx *sqldb.Tx) error {
 		acked = false
 		r, err := s.lockAlarm(ctx, tx, id)
 		if err != nil {
@@ -586,12 +586,7 @@ func (s *Service) Respond(ctx context.Context, u *wache.User, d *wache.Device, i
 	if acked {
 		s.record(ctx, "alarm.acknowledged", nil, nil, map[string]any{"alarm": id}, api.AlarmAcknowledged)
 	}
-	a, err := s.load(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	s.changed(ctx, a, false)
-	return a, nil
+	return s.publish(ctx, id, false)
 }
 
 // End ends an alarm (the raiser or a dispatcher); ended alarms are
@@ -601,12 +596,8 @@ func (s *Service) End(ctx context.Context, u *wache.User, d *wache.Device, id st
 	if err := checkAlarmID(id); err != nil {
 		return nil, err
 	}
-	ok, err := s.visible(ctx, u, id)
-	if err != nil {
+	if err := s.mustSee(ctx, u, id); err != nil {
 		return nil, err
-	}
-	if !ok {
-		return nil, wache.Errorf(wache.ENOTFOUND, "no such alarm")
 	}
 	state := api.AlarmEnded
 	if req.FalseAlarm {
@@ -641,12 +632,7 @@ func (s *Service) End(ctx context.Context, u *wache.User, d *wache.Device, id st
 		return nil, err
 	}
 	s.record(ctx, "alarm."+state, u, d, map[string]any{"alarm": id}, state)
-	a, err := s.load(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	s.changed(ctx, a, false)
-	return a, nil
+	return s.publish(ctx, id, false)
 }
 
 // ReplaceEscalation swaps the held escalation ciphertext for one made in
@@ -658,15 +644,11 @@ func (s *Service) ReplaceEscalation(ctx context.Context, u *wache.User, d *wache
 	if err := checkAlarmEnvelope("escalation", &e); err != nil {
 		return nil, err
 	}
-	ok, err := s.visible(ctx, u, id)
-	if err != nil {
+	if err := s.mustSee(ctx, u, id); err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, wache.Errorf(wache.ENOTFOUND, "no such alarm")
-	}
 	now := s.nowMS()
-	err = s.inTx(ctx, func(tx *sqldb.Tx) error {
+	err := s.inTx(ctx, func(tx *sqldb.Tx) error {
 		r, err := s.lockAlarm(ctx, tx, id)
 		if err != nil {
 			return err
@@ -698,6 +680,17 @@ func (s *Service) ReplaceEscalation(ctx context.Context, u *wache.User, d *wache
 	}
 	s.record(ctx, "alarm.escalation_replaced", u, d, map[string]any{"alarm": id, "epoch": e.Epoch}, api.AlarmRaised)
 	return s.load(ctx, id)
+}
+
+// publish loads the alarm as it now stands, tells everyone about it
+// (changed) and returns it.
+func (s *Service) publish(ctx context.Context, id string, urgent bool) (*api.Alarm, error) {
+	a, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.changed(ctx, a, urgent)
+	return a, nil
 }
 
 // changed tells everyone in the alarm's conversations (and the escalation
