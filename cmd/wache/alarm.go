@@ -913,13 +913,9 @@ func cmdAck(ctx context.Context, args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
-	m, err := c.session(ctx)
+	m, cv, err := c.sessionChat(ctx, chat)
 	if err != nil {
 		return err
-	}
-	cv, err := resolveChat(ctx, m.API, chat)
-	if err != nil {
-		return c.wiped(ctx, err)
 	}
 	if err := m.Acknowledge(ctx, cv.ID, seq); err != nil {
 		return c.wiped(ctx, err)
@@ -958,15 +954,11 @@ func cmdReceipts(ctx context.Context, args []string, env *Env) error {
 	if *limit < 1 {
 		return &exitError{2, fmt.Errorf("--limit must be positive")}
 	}
-	m, err := c.session(ctx)
+	m, cv, err := c.sessionChat(ctx, chat)
 	if err != nil {
 		return err
 	}
 	cl := m.API
-	cv, err := resolveChat(ctx, cl, chat)
-	if err != nil {
-		return c.wiped(ctx, err)
-	}
 	if *closeReq {
 		if err := cl.CloseAckRequest(ctx, cv.ID, seq); err != nil {
 			return c.wiped(ctx, err)

@@ -303,6 +303,20 @@ func cmdDevices(ctx context.Context, args []string, env *Env) error {
 	return tw.Flush()
 }
 
+// sessionChat opens the session and resolves ref to one of its
+// conversations (see resolveChat).
+func (c *common) sessionChat(ctx context.Context, ref string) (*client.Messenger, *api.Conversation, error) {
+	m, err := c.session(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cv, err := resolveChat(ctx, m.API, ref)
+	if err != nil {
+		return nil, nil, c.wiped(ctx, err)
+	}
+	return m, cv, nil
+}
+
 // resolveChat accepts a conversation id or a unique name.
 func resolveChat(ctx context.Context, cl *client.Client, ref string) (*api.Conversation, error) {
 	list, err := cl.Conversations(ctx)
@@ -525,13 +539,9 @@ func (c *common) sendPayload(ctx context.Context, chat string, p client.Payload,
 }
 
 func (c *common) sendPayloadWith(ctx context.Context, chat string, p client.Payload, timeout time.Duration, opts client.SendOptions) error {
-	m, err := c.session(ctx)
+	m, cv, err := c.sessionChat(ctx, chat)
 	if err != nil {
 		return err
-	}
-	cv, err := resolveChat(ctx, m.API, chat)
-	if err != nil {
-		return c.wiped(ctx, err)
 	}
 	sctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -673,13 +683,9 @@ func cmdRead(ctx context.Context, args []string, env *Env) error {
 		fs.Usage()
 		return &exitError{2, fmt.Errorf("expected CHAT")}
 	}
-	m, err := c.session(ctx)
+	m, cv, err := c.sessionChat(ctx, fs.Arg(0))
 	if err != nil {
 		return err
-	}
-	cv, err := resolveChat(ctx, m.API, fs.Arg(0))
-	if err != nil {
-		return c.wiped(ctx, err)
 	}
 	nm := &names{cl: m.API, m: map[string]string{}}
 	var msgs []client.Message
