@@ -2,10 +2,6 @@ package ocr
 
 import "math"
 
-// gridDP turns on the cell alignment after the linear grid fit (a
-// variable so that a diagnosis can compare with the linear grid alone).
-var gridDP = true
-
 // alignCells moves the n cell centres of a linear grid fit (centres, pitch
 // pp changing by q per cell) to the best placement found by dynamic
 // programming: each centre may move up to dpReach pitches from the linear

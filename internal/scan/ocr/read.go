@@ -130,9 +130,9 @@ func (p *prepared) sampleCandidate(c mrzCandidate, flip bool) (Extraction, bool)
 				}
 			}
 		}
-		centres := fitGrid(prof, n, pitchPerCap, stripCap, xs, xe, true)
+		centres := fitGrid(prof, n, pitchPerCap, stripCap, xs, xe, true, true)
 		if centres == nil {
-			centres = fitGrid(prof, n, pitchPerCap, stripCap, xs, xe, false)
+			centres = fitGrid(prof, n, pitchPerCap, stripCap, xs, xe, false, true)
 		}
 		if centres == nil {
 			return Extraction{}, false
@@ -161,9 +161,9 @@ func (s *strip) cells(centres []float64) [][]float32 {
 
 // alternates returns the zone cut again with other grid assumptions, for
 // a zone whose first reading failed its checks: the grid searched without
-// trusting the ink extent, and for two-line zones the other line length
-// (36 or 44). Only a reading whose check digits all pass is taken from
-// them.
+// trusting the ink extent, for two-line zones the other line length (36 or
+// 44), and the linear grid without the cell alignment. Only a reading
+// whose check digits all pass is taken from them.
 func (e Extraction) alternates() []Extraction {
 	if len(e.geo) == 0 {
 		return nil
@@ -173,25 +173,35 @@ func (e Extraction) alternates() []Extraction {
 	if len(e.geo) == 2 {
 		ns = append(ns, 80-n) // 36 <-> 44
 	}
-	var out []Extraction
+	type grid struct {
+		n            int
+		tight, align bool
+	}
+	var grids []grid
 	for _, nn := range ns {
 		for _, tight := range []bool{false, true} {
 			if nn == n && tight {
 				continue // the first reading
 			}
-			alt := Extraction{}
-			for _, g := range e.geo {
-				centres := fitGrid(g.prof, nn, pitchPerCap, stripCap, g.xs, g.xe, tight)
-				if centres == nil {
-					alt.Lines = nil
-					break
-				}
-				alt.Lines = append(alt.Lines, g.s.cells(centres))
-				alt.geo = append(alt.geo, lineGeo{s: g.s, centres: centres, prof: g.prof, xs: g.xs, xe: g.xe})
+			grids = append(grids, grid{nn, tight, true})
+		}
+	}
+	// The linear grid alone: where the alignment took a wrong turn.
+	grids = append(grids, grid{n, true, false}, grid{n, false, false})
+	var out []Extraction
+	for _, gr := range grids {
+		alt := Extraction{}
+		for _, g := range e.geo {
+			centres := fitGrid(g.prof, gr.n, pitchPerCap, stripCap, g.xs, g.xe, gr.tight, gr.align)
+			if centres == nil {
+				alt.Lines = nil
+				break
 			}
-			if len(alt.Lines) == len(e.geo) {
-				out = append(out, alt)
-			}
+			alt.Lines = append(alt.Lines, g.s.cells(centres))
+			alt.geo = append(alt.geo, lineGeo{s: g.s, centres: centres, prof: g.prof, xs: g.xs, xe: g.xe})
+		}
+		if len(alt.Lines) == len(e.geo) {
+			out = append(out, alt)
 		}
 	}
 	return out

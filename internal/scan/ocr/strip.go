@@ -261,7 +261,9 @@ func (s *strip) extendInk(p []float32, xs, xe int, maxGap float64) (int, int) {
 // tight says that [xs, xe] is the ink extent of exactly the n glyphs (the
 // first glyph's left edge to the last one's right edge): the first and
 // last centres then lie just inside it.
-func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int, tight bool) []float64 {
+//
+// align lets alignCells move the centres off the linear fit.
+func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int, tight, align bool) []float64 {
 	if xs < 0 || xe-xs < n || xe >= len(p) {
 		return nil
 	}
@@ -350,7 +352,7 @@ func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int, tig
 	for k := 0; k < n; k++ {
 		centres[k] = bestO + float64(k)*bestP + bestQ*float64(k*(k-1))/2
 	}
-	if gridDP {
+	if align {
 		if c := alignCells(p, pre, centres, bestP, bestQ, xs, xe, tight, total/float64(n), emptyBelow); c != nil {
 			centres = c
 		}
