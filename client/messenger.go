@@ -66,9 +66,6 @@ type Messenger struct {
 	groups map[string]mls.Group
 	seen   map[string]int64 // per conversation: highest processed seq
 	held   map[string][]api.Envelope
-	// kept: messages recorded by an attempt that failed before marking
-	// them seen (conv/seq); the redelivery hands them to OnMessage.
-	kept map[string]Message
 
 	dirMu sync.Mutex
 	dir   map[string]*api.DirectoryDevice
@@ -101,7 +98,7 @@ func OpenMessenger(ctx context.Context, st State) (*Messenger, error) {
 		return nil, err
 	}
 	m := &Messenger{API: c, st: st, prof: prof, Log: slog.New(slog.DiscardHandler),
-		groups: map[string]mls.Group{}, seen: map[string]int64{}, held: map[string][]api.Envelope{}, kept: map[string]Message{}, dir: map[string]*api.DirectoryDevice{}}
+		groups: map[string]mls.Group{}, seen: map[string]int64{}, held: map[string][]api.Envelope{}, dir: map[string]*api.DirectoryDevice{}}
 	id := mls.Identity{UserEmail: prof.Email, DeviceID: prof.DeviceID, SigningKey: prof.SigningKey}
 	opts := mls.Options{Validator: m.validate}
 	raw, err := st.Load(ctx, keyEngine)
@@ -542,16 +539,16 @@ func (m *Messenger) Process(ctx context.Context, env api.Envelope, _ func(api.En
 // processLocked applies one envelope to its group. Envelopes of a
 // conversation this device has not joined yet are held (ErrHold).
 //
-// It is crash-consistent and idempotent: once g.Process has used a
-// message's key, everything that keeps the message (attachment reference,
-// alarm sighting, receipt, the Record hook — each idempotent by
-// conversation and seq) is written before the group state, and the group
-// state before the envelope counts as seen. Whatever step fails, the
-// cached group is dropped, so the redelivered envelope meets the persisted
-// state: either the key is still there (the message is decrypted and kept
-// again), or the state with the key used was saved, which means the
-// message was kept before; Process then reports a replay and the envelope
-// is only marked seen.
+// It is crash-consistent and idempotent: once g.Process has used an
+// application message's key, everything that keeps the message (attachment
+// reference, alarm sighting, receipt, the Record hook — each idempotent by
+// conversation and seq) is written first, then the envelope counts as seen,
+// and only then is the group state (with the key forgotten) saved. Until
+// the cursor is written any failure drops the cached group, so the
+// redelivered envelope meets the saved state, which still has the key. So a
+// replay (ErrReplay) after the cursor is never our own redelivery: it is a
+// ciphertext posted again and is shown as such. Commits save the group
+// before the cursor; a redelivered commit has an epoch below the group's.
 func (m *Messenger) processLocked(ctx context.Context, env api.Envelope) (*Message, error) {
 	msg, err := m.processEnvLocked(ctx, env)
 	if err != nil && !errors.Is(err, ErrHold) {
@@ -617,17 +614,6 @@ func (m *Messenger) processEnvLocked(ctx context.Context, env api.Envelope) (*Me
 		switch {
 		case errors.Is(err, mls.ErrOwnMessage):
 			return nil, m.markLocked(ctx, env)
-		case errors.Is(err, mls.ErrReplay):
-			// Seen by the group but not by the inbox: an earlier attempt
-			// kept the message and saved the group, then failed before
-			// marking it (see processLocked). Not recorded a second time;
-			// handed over now if that attempt could not.
-			m.Log.Debug("message processed before", "conv", env.ConvID, "seq", env.Seq)
-			k, ok := m.kept[keptKey(env)]
-			if err := m.markLocked(ctx, env); err != nil || !ok {
-				return nil, err
-			}
-			return &k, nil
 		case err != nil:
 			msg.Undecryptable = undecryptable(err)
 		case res.Kind != mls.KindApplication:
@@ -658,17 +644,19 @@ func (m *Messenger) processEnvLocked(ctx context.Context, env api.Envelope) (*Me
 			if err := m.Record(ctx, *msg); err != nil {
 				return nil, err
 			}
-			if len(m.kept) >= 1000 { // bounded: a lost entry is still in the history
-				clear(m.kept)
-			}
-			m.kept[keptKey(env)] = *msg
+		}
+		if err := m.markLocked(ctx, env); err != nil {
+			return nil, err
 		}
 		if err == nil {
-			// Only now may the used key be forgotten for good.
+			// Only now may the used key be forgotten for good. The message
+			// is kept and counted: a failed save leaves the stored group
+			// behind the one in memory, which later messages ratchet past.
 			if err := m.saveGroup(ctx, env.ConvID, g); err != nil {
-				return nil, err
+				m.Log.Warn("group state not saved", "conv", env.ConvID, "seq", env.Seq, "err", err)
 			}
 		}
+		return msg, nil
 	}
 	return msg, m.markLocked(ctx, env)
 }
@@ -677,8 +665,8 @@ func (m *Messenger) markLocked(ctx context.Context, env api.Envelope) error {
 	prev, had := m.seen[env.ConvID]
 	m.seen[env.ConvID] = env.Seq
 	if err := m.saveSeen(ctx); err != nil {
-		// Not seen after all: the redelivery comes through and finds
-		// the message kept (ErrReplay above).
+		// Not seen after all: the redelivery comes through and is
+		// decrypted again from the saved group (processLocked).
 		if had {
 			m.seen[env.ConvID] = prev
 		} else {
@@ -686,11 +674,8 @@ func (m *Messenger) markLocked(ctx context.Context, env api.Envelope) error {
 		}
 		return err
 	}
-	delete(m.kept, keptKey(env))
 	return nil
 }
-
-func keptKey(env api.Envelope) string { return fmt.Sprintf("%s/%d", env.ConvID, env.Seq) }
 
 func undecryptable(err error) string {
 	switch {
