@@ -12,7 +12,8 @@ import "math"
 // more, and then a stretch of the line drifts by a cell. The number of
 // cells is fixed (30/36/44), so the alignment cannot lose or add one.
 //
-// unit is the mean ink per cell, empty the core ink below which a cell
+// A step 10 % off the linear pitch costs unit (the caller scales the mean
+// ink per cell by the grid's stiffness), empty the core ink below which a cell
 // counts as bare paper. pre is the prefix sum of p.
 func alignCells(p []float32, pre []float64, lin []float64, pp, q float64, xs, xe int, tight bool, unit, empty float64) []float64 {
 	n := len(lin)
@@ -80,7 +81,7 @@ func alignCells(p []float32, pre []float64, lin []float64, pp, q float64, xs, xe
 					continue
 				}
 				dev := (float64(d) - step) / (0.1 * step)
-				s := prev - 2*sum(float64(x+xp)/2, 0.08*float64(d)) - 0.3*unit*dev*dev
+				s := prev - 2*sum(float64(x+xp)/2, 0.08*float64(d)) - unit*dev*dev
 				if s > best {
 					best, arg = s, int32(xp)
 				}

@@ -262,8 +262,10 @@ func (s *strip) extendInk(p []float32, xs, xe int, maxGap float64) (int, int) {
 // first glyph's left edge to the last one's right edge): the first and
 // last centres then lie just inside it.
 //
-// align lets alignCells move the centres off the linear fit.
-func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int, tight, align bool) []float64 {
+// stiff > 0 lets alignCells move the centres off the linear fit, at that
+// cost for a step off the linear pitch (see alignCells); 0 keeps the
+// linear fit.
+func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int, tight bool, stiff float64) []float64 {
 	if xs < 0 || xe-xs < n || xe >= len(p) {
 		return nil
 	}
@@ -352,8 +354,8 @@ func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int, tig
 	for k := 0; k < n; k++ {
 		centres[k] = bestO + float64(k)*bestP + bestQ*float64(k*(k-1))/2
 	}
-	if align {
-		if c := alignCells(p, pre, centres, bestP, bestQ, xs, xe, tight, total/float64(n), emptyBelow); c != nil {
+	if stiff > 0 {
+		if c := alignCells(p, pre, centres, bestP, bestQ, xs, xe, tight, stiff*total/float64(n), emptyBelow); c != nil {
 			centres = c
 		}
 	}
