@@ -166,8 +166,9 @@ func (s *strip) cells(centres []float64) [][]float32 {
 // alternates returns the zone cut again with other grid assumptions, for
 // a zone whose first reading failed its checks: the grid searched without
 // trusting the ink extent, for two-line zones the other line length (36 or
-// 44), and the linear grid without the cell alignment. Only a reading
-// whose check digits all pass is taken from them.
+// 44), stiffer and looser cell alignments, and the linear grid without
+// the alignment. Only a reading whose check digits all pass is taken from
+// them.
 func (e Extraction) alternates() []Extraction {
 	if len(e.geo) == 0 {
 		return nil
@@ -191,9 +192,10 @@ func (e Extraction) alternates() []Extraction {
 			grids = append(grids, grid{nn, tight, alignStiff})
 		}
 	}
-	// A stiffer alignment and the linear grid alone: where the alignment
-	// took a wrong turn.
-	grids = append(grids, grid{n, true, 4 * alignStiff}, grid{n, true, 0}, grid{n, false, 0})
+	// A stiffer and a looser alignment and the linear grid alone: where the
+	// alignment took a wrong turn (an H cut as two cells) or a cell sits
+	// too far off for a confident reading.
+	grids = append(grids, grid{n, true, 4 * alignStiff}, grid{n, true, alignStiff / 3}, grid{n, true, 0}, grid{n, false, 0})
 	var out []Extraction
 	for _, gr := range grids {
 		alt := Extraction{}
