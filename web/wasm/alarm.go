@@ -367,11 +367,7 @@ func (b *bridge) updateSOSPosition(ctx context.Context, args []js.Value) (any, e
 }
 
 func (b *bridge) endAlarm(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	id, err := argString(args, 0)
+	s, id, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -427,11 +423,7 @@ func (b *bridge) onReminder(s *session, conv string, seq int64) {
 }
 
 func (b *bridge) respond(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	id, err := argString(args, 0)
+	s, id, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -473,11 +465,7 @@ func (b *bridge) respond(ctx context.Context, args []js.Value) (any, error) {
 // answering coming or cannot (dispatch: "taken note"); the server stops
 // reminding this user of them.
 func (b *bridge) acknowledgeAlarm(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	id, err := argString(args, 0)
+	s, id, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -548,11 +536,7 @@ func (b *bridge) resumeSOS(ctx context.Context, s *session, list []api.Alarm) {
 }
 
 func (b *bridge) alarm(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	id, err := argString(args, 0)
+	s, id, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -690,11 +674,7 @@ func (b *bridge) alarmOnMessage(ctx context.Context, s *session, m client.Messag
 }
 
 func (b *bridge) sendPriority(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	conv, err := argString(args, 0)
+	s, conv, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -954,11 +934,7 @@ func (b *bridge) subscribePush(ctx context.Context, args []js.Value) (any, error
 }
 
 func (b *bridge) unsubscribePush(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	ep, err := argString(args, 0)
+	s, ep, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}

@@ -404,11 +404,7 @@ type chatDetail struct {
 }
 
 func (b *bridge) chat(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	id, err := argString(args, 0)
+	s, id, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -441,11 +437,7 @@ func (b *bridge) createChat(ctx context.Context, args []js.Value) (any, error) {
 }
 
 func (b *bridge) addMember(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	conv, err := argString(args, 0)
+	s, conv, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -465,11 +457,7 @@ func (b *bridge) addMember(ctx context.Context, args []js.Value) (any, error) {
 }
 
 func (b *bridge) removeMember(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	conv, err := argString(args, 0)
+	s, conv, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -485,11 +473,7 @@ func (b *bridge) removeMember(ctx context.Context, args []js.Value) (any, error)
 }
 
 func (b *bridge) users(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	q, err := argString(args, 0)
+	s, q, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -505,11 +489,7 @@ func (b *bridge) users(ctx context.Context, args []js.Value) (any, error) {
 }
 
 func (b *bridge) messages(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	conv, err := argString(args, 0)
+	s, conv, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -564,11 +544,7 @@ func (b *bridge) queue(ctx context.Context, s *session, conv, localID string, p 
 }
 
 func (b *bridge) send(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	conv, err := argString(args, 0)
+	s, conv, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -603,11 +579,7 @@ const maxFile = 200 << 20
 // file with progress events, then sends the reference. If the upload
 // fails the message becomes failed (the UI offers to send it again).
 func (b *bridge) sendFile(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	conv, err := argString(args, 0)
+	s, conv, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -680,11 +652,7 @@ func (b *bridge) upload(s *session, conv, localID string, data []byte, p client.
 }
 
 func (b *bridge) fetchFile(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	conv, err := argString(args, 0)
+	s, conv, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -721,11 +689,7 @@ type position struct {
 }
 
 func (b *bridge) sendLocation(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	conv, err := argString(args, 0)
+	s, conv, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -744,11 +708,7 @@ func (b *bridge) sendLocation(ctx context.Context, args []js.Value) (any, error)
 // updateLiveLocation (from watchPosition), which go to every conversation
 // with an open sharing.
 func (b *bridge) startLiveLocation(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	conv, err := argString(args, 0)
+	s, conv, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -812,11 +772,7 @@ func (b *bridge) updateLiveLocation(ctx context.Context, args []js.Value) (any, 
 }
 
 func (b *bridge) stopLiveLocation(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	conv, err := argString(args, 0)
+	s, conv, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -834,11 +790,7 @@ func (b *bridge) stopLiveLocation(ctx context.Context, args []js.Value) (any, er
 // markRead clears the unread count and sends an end-to-end read receipt
 // (not in channels).
 func (b *bridge) markRead(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	conv, err := argString(args, 0)
+	s, conv, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -892,11 +844,7 @@ func (b *bridge) devices(ctx context.Context, args []js.Value) (any, error) {
 }
 
 func (b *bridge) revokeDevice(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	id, err := argString(args, 0)
+	s, id, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -910,11 +858,7 @@ func (b *bridge) revokeDevice(ctx context.Context, args []js.Value) (any, error)
 }
 
 func (b *bridge) saveDraft(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	conv, err := argString(args, 0)
+	s, conv, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}
@@ -926,11 +870,7 @@ func (b *bridge) saveDraft(ctx context.Context, args []js.Value) (any, error) {
 }
 
 func (b *bridge) draft(ctx context.Context, args []js.Value) (any, error) {
-	s, err := b.current()
-	if err != nil {
-		return nil, err
-	}
-	conv, err := argString(args, 0)
+	s, conv, err := b.currentWith(args)
 	if err != nil {
 		return nil, err
 	}

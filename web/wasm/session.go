@@ -150,6 +150,20 @@ func (b *bridge) current() (*session, error) {
 	return b.s, nil
 }
 
+// currentWith is current plus the first argument as a string (a
+// conversation, alarm or device id): the preamble of most methods.
+func (b *bridge) currentWith(args []js.Value) (*session, string, error) {
+	s, err := b.current()
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := argString(args, 0)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, id, nil
+}
+
 func (b *bridge) openDB(ctx context.Context) (*client.IDBState, error) {
 	b.mu.Lock()
 	idb := b.idb
