@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -98,12 +99,31 @@ func (c *Client) listenOnce(ctx context.Context, in Processor, h ListenHandler, 
 	}
 	defer conn.CloseNow()
 	conn.SetReadLimit(1 << 20)
+	// Acks are written by their own goroutine; a failed ack write ends the
+	// read loop through cctx.
+	cctx, ccancel := context.WithCancel(ctx)
+	acks := newAcker()
+	ackDone := make(chan struct{})
+	go func() {
+		defer close(ackDone)
+		defer ccancel()
+		_ = acks.run(cctx, conn)
+	}()
+	defer func() {
+		ccancel()
+		<-ackDone
+		// What was processed is acknowledged before the link is given up
+		// (best effort: an item whose ack is lost is delivered again).
+		fctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = acks.flush(fctx, conn)
+		cancel()
+	}()
 	if h.Connected != nil {
 		h.Connected()
 	}
 	for {
 		var f api.Frame
-		if err := wsjson.Read(ctx, conn, &f); err != nil {
+		if err := wsjson.Read(cctx, conn, &f); err != nil {
 			if websocket.CloseStatus(err) == api.CloseRevoked {
 				return ErrRevoked
 			}
@@ -121,12 +141,7 @@ func (c *Client) listenOnce(ctx context.Context, in Processor, h ListenHandler, 
 				return fmt.Errorf("process envelope %s/%d: %w", env.ConvID, env.Seq, err)
 			}
 			b.Reset()
-			wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
-			err := wsjson.Write(wctx, conn, api.Frame{Type: api.FrameAck, ConvID: env.ConvID, Seq: env.Seq})
-			wcancel()
-			if err != nil {
-				return &wache.Error{Code: wache.EUNAVAILABLE, Message: "connection lost", Err: err}
-			}
+			acks.add(env.ConvID, env.Seq)
 		case api.FrameDeviceMessage:
 			if f.Message == nil || h.DeviceMessage == nil {
 				continue
@@ -134,7 +149,7 @@ func (c *Client) listenOnce(ctx context.Context, in Processor, h ListenHandler, 
 			if err := h.DeviceMessage(ctx, *f.Message); err != nil {
 				return fmt.Errorf("process device message %s: %w", f.Message.ID, err)
 			}
-			wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+			wctx, wcancel := context.WithTimeout(cctx, 10*time.Second)
 			err := wsjson.Write(wctx, conn, api.Frame{Type: api.FrameDMAck, ID: f.Message.ID})
 			wcancel()
 			if err != nil {
@@ -157,4 +172,85 @@ func (c *Client) listenOnce(ctx context.Context, in Processor, h ListenHandler, 
 			}
 		}
 	}
+}
+
+// ackDelay is how long envelope acknowledgements are gathered before they
+// are written. A burst (an alarm, a backlog after a reconnect) then costs
+// one ack frame per conversation instead of one per envelope, and the
+// acks do not compete with the burst's delivery. The server stores acks in
+// batches anyway; a lost ack only means a redelivery, which the Processor
+// drops.
+const ackDelay = 200 * time.Millisecond
+
+// acker keeps the newest processed sequence number per conversation until
+// it is written.
+type acker struct {
+	mu      sync.Mutex
+	pending map[string]int64
+	kick    chan struct{}
+}
+
+func newAcker() *acker {
+	return &acker{pending: map[string]int64{}, kick: make(chan struct{}, 1)}
+}
+
+func (a *acker) add(convID string, seq int64) {
+	a.mu.Lock()
+	if seq > a.pending[convID] {
+		a.pending[convID] = seq
+	}
+	a.mu.Unlock()
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run writes gathered acks ackDelay after the first of a burst, until ctx
+// ends or a write fails.
+func (a *acker) run(ctx context.Context, conn *websocket.Conn) error {
+	t := time.NewTimer(ackDelay)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-a.kick:
+		}
+		t.Reset(ackDelay)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		if err := a.flush(ctx, conn); err != nil {
+			return err
+		}
+	}
+}
+
+// flush writes one ack frame per conversation with something to ack.
+func (a *acker) flush(ctx context.Context, conn *websocket.Conn) error {
+	a.mu.Lock()
+	pending := a.pending
+	a.pending = map[string]int64{}
+	a.mu.Unlock()
+	for convID, seq := range pending {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := wsjson.Write(wctx, conn, api.Frame{Type: api.FrameAck, ConvID: convID, Seq: seq})
+		cancel()
+		if err != nil {
+			// Keep what was not written for the final flush.
+			a.mu.Lock()
+			for c, s := range pending {
+				if s > a.pending[c] {
+					a.pending[c] = s
+				}
+			}
+			a.mu.Unlock()
+			return err
+		}
+		delete(pending, convID)
+	}
+	return nil
 }

@@ -52,6 +52,7 @@ type Server struct {
 
 	limiter *ipLimiter
 	httpm   *httpMetrics
+	frames  *frameCache
 	once    sync.Once
 	handler http.Handler
 }
@@ -68,6 +69,7 @@ func (s *Server) build() http.Handler {
 	}
 	s.limiter = newIPLimiter(s.AuthRate, s.AuthBurst, 10*time.Minute)
 	s.httpm = newHTTPMetrics(s.Registry)
+	s.frames = newFrameCache(frameCacheSize)
 	mux := http.NewServeMux()
 	s.routes(mux)
 	return s.recoverer(s.logRequests(s.secureHeaders(mux)))

@@ -20,7 +20,10 @@ const (
 )
 
 // wsSink writes relay deliveries to one WebSocket connection.
-type wsSink struct{ c *websocket.Conn }
+type wsSink struct {
+	c      *websocket.Conn
+	frames *frameCache
+}
 
 func (s wsSink) write(ctx context.Context, f api.Frame) error {
 	ctx, cancel := context.WithTimeout(ctx, wsWriteTimeout)
@@ -29,8 +32,11 @@ func (s wsSink) write(ctx context.Context, f api.Frame) error {
 }
 
 func (s wsSink) Deliver(ctx context.Context, env *wache.Envelope) error {
-	e := apiEnvelope(env)
-	return s.write(ctx, api.Frame{Type: api.FrameEnvelope, Envelope: &e})
+	b, err := s.frames.envelope(env)
+	if err != nil {
+		return err
+	}
+	return s.DeliverFrame(ctx, b)
 }
 
 func (s wsSink) DeliverDeviceMessage(ctx context.Context, m *wache.DeviceMessage) error {
@@ -69,7 +75,7 @@ func (s *Server) handleWebSocket() http.HandlerFunc {
 			defer stop()
 		}
 		_ = s.Store.TouchDevice(ctx, d.ID, time.Now().UTC())
-		sink := wsSink{c}
+		sink := wsSink{c: c, frames: s.frames}
 		sess := s.Relay.Hub().NewSession(u, d, sink)
 
 		go func() { // reader: acks from the client

@@ -1,0 +1,183 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+	"github.com/wache/wache/api"
+)
+
+// wireServer speaks the server's side of the live protocol: it writes the
+// given envelopes, then "synced", and records every frame the client sends.
+type wireServer struct {
+	envs []api.Envelope
+	mu   sync.Mutex
+	got  []api.Frame
+	conn int
+}
+
+func (s *wireServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{api.Subprotocol}})
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	s.mu.Lock()
+	s.conn++
+	s.mu.Unlock()
+	ctx := r.Context()
+	go func() {
+		for i := range s.envs {
+			if wsjson.Write(ctx, c, api.Frame{Type: api.FrameEnvelope, Envelope: &s.envs[i]}) != nil {
+				return
+			}
+		}
+		_ = wsjson.Write(ctx, c, api.Frame{Type: api.FrameSynced})
+	}()
+	for {
+		var f api.Frame
+		if err := wsjson.Read(ctx, c, &f); err != nil {
+			return
+		}
+		s.mu.Lock()
+		s.got = append(s.got, f)
+		s.mu.Unlock()
+	}
+}
+
+// acks returns the ack frames received so far.
+func (s *wireServer) acks() []api.Frame {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []api.Frame
+	for _, f := range s.got {
+		if f.Type == api.FrameAck {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// processFunc adapts a function to Processor.
+type processFunc func(env api.Envelope) error
+
+func (p processFunc) Process(_ context.Context, env api.Envelope, fn func(api.Envelope) error) (bool, error) {
+	if err := p(env); err != nil {
+		return false, err
+	}
+	return true, fn(env)
+}
+
+// TestListenCoalescesAcks: a backlog (or an alarm burst) is acknowledged
+// with one frame per conversation carrying the newest processed sequence
+// number, not with one frame per envelope; an envelope that fails leaves
+// everything before it acknowledged and itself not.
+func TestListenCoalescesAcks(t *testing.T) {
+	mk := func(conv string, n int) []api.Envelope {
+		var out []api.Envelope
+		for i := 1; i <= n; i++ {
+			out = append(out, api.Envelope{ConvID: conv, Seq: int64(i), Kind: "app", Payload: []byte("x")})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		envs     []api.Envelope
+		failAt   string // conv/seq whose processing fails
+		wantAcks map[string]int64
+	}{
+		{"backlog in two conversations", append(mk("c1", 120), mk("c2", 3)...), "", map[string]int64{"c1": 120, "c2": 3}},
+		{"one envelope", mk("c1", 1), "", map[string]int64{"c1": 1}},
+		{"failure mid-backlog", mk("c1", 40), "c1/31", map[string]int64{"c1": 30}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := &wireServer{envs: tc.envs}
+			hs := httptest.NewServer(srv)
+			defer hs.Close()
+			c, err := New(hs.URL, "token")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			synced := make(chan struct{}, 1)
+			failed := make(chan struct{}, 1)
+			errFail := errors.New("cannot store")
+			p := processFunc(func(env api.Envelope) error {
+				if tc.failAt != "" && env.ConvID+"/"+strconv.FormatInt(env.Seq, 10) == tc.failAt {
+					select {
+					case failed <- struct{}{}:
+					default:
+					}
+					cancel() // no reconnect: the test looks at one connection
+					return errFail
+				}
+				return nil
+			})
+			done := make(chan error, 1)
+			go func() {
+				done <- c.Listen(ctx, p, ListenHandler{
+					Envelope: func(context.Context, api.Envelope) error { return nil },
+					Synced:   func() { synced <- struct{}{} },
+				})
+			}()
+			if tc.failAt == "" {
+				select {
+				case <-synced:
+				case <-time.After(10 * time.Second):
+					t.Fatal("not synced")
+				}
+			} else {
+				<-failed
+			}
+			// Wait for the acks (at most a few ack delays).
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				got := map[string]int64{}
+				for _, f := range srv.acks() {
+					got[f.ConvID] = max(got[f.ConvID], f.Seq)
+				}
+				if equalAcks(got, tc.wantAcks) || time.Now().After(deadline) {
+					if !equalAcks(got, tc.wantAcks) {
+						t.Fatalf("acked %v, want %v", got, tc.wantAcks)
+					}
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			<-done
+			// A burst costs a few ack frames, not one per envelope (the
+			// client may flush more than once if the burst spans the ack
+			// delay, but never anywhere near one per envelope).
+			if n, max := len(srv.acks()), 2*len(tc.wantAcks)+2; n > max {
+				t.Errorf("%d ack frames for %d envelopes, want at most %d", n, len(tc.envs), max)
+			}
+			for _, f := range srv.acks() {
+				if w := tc.wantAcks[f.ConvID]; f.Seq > w {
+					t.Errorf("acked %s/%d beyond %d", f.ConvID, f.Seq, w)
+				}
+			}
+		})
+	}
+}
+
+func equalAcks(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range b {
+		if a[k] != v {
+			return false
+		}
+	}
+	return true
+}
