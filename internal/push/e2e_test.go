@@ -40,11 +40,13 @@ type pushService struct {
 	*httptest.Server
 	mu     sync.Mutex
 	status map[string]int
+	script map[string][]int  // answers in turn for a path; the last repeats
+	after  map[string]string // Retry-After sent with a path's non-2xx answers
 	got    chan received
 }
 
 func startPushService(t *testing.T) *pushService {
-	p := &pushService{status: map[string]int{}, got: make(chan received, 64)}
+	p := &pushService{status: map[string]int{}, script: map[string][]int{}, after: map[string]string{}, got: make(chan received, 64)}
 	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		if r.Method != http.MethodPost {
@@ -54,9 +56,19 @@ func startPushService(t *testing.T) *pushService {
 		p.got <- received{path: r.URL.Path, header: r.Header.Clone(), body: b}
 		p.mu.Lock()
 		st := p.status[r.URL.Path]
+		if sc := p.script[r.URL.Path]; len(sc) > 0 {
+			st = sc[0]
+			if len(sc) > 1 {
+				p.script[r.URL.Path] = sc[1:]
+			}
+		}
+		after := p.after[r.URL.Path]
 		p.mu.Unlock()
 		if st == 0 {
 			st = http.StatusCreated
+		}
+		if after != "" && st >= 300 {
+			w.Header().Set("Retry-After", after)
 		}
 		w.WriteHeader(st)
 	}))
@@ -302,7 +314,7 @@ func TestPushGoneRemovesSubscription(t *testing.T) {
 		}
 		ps.setStatus("/gone", http.StatusGone)
 		ps.setStatus("/missing", http.StatusNotFound)
-		ps.setStatus("/broken", http.StatusInternalServerError)
+		ps.setStatus("/broken", http.StatusBadRequest) // refused for good: not tried again, kept
 		if err := n.App.Push.Notify(ctx, []string{prof.DeviceID}, push.Notification{Kind: push.KindAlarm}); err != nil {
 			t.Fatal(err)
 		}
@@ -599,4 +611,67 @@ func FuzzPushHandlers(f *testing.F) {
 			t.Fatalf("status %d for %q: %s", rec.Code, body, rec.Body.String())
 		}
 	})
+}
+
+// TestPushRetries: a push service's 429 and 5xx answers are tried again
+// (after Retry-After when it asks for a wait), up to the attempt limit;
+// other refusals are not; a wait longer than the kind allows drops the push.
+func TestPushRetries(t *testing.T) {
+	ps := startPushService(t)
+	n := harness.Start(t, harness.Options{})
+	ctx := context.Background()
+	c, prof := n.Login(t, "ben.mueller@"+harness.Domain)
+	svc, err := push.Open(ctx, n.App.Store.DB(), push.Options{Subject: "mailto:ops@" + harness.Domain, Dev: true,
+		Attempts: 3, RetryBase: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	br := newBrowser(t)
+	for _, tc := range []struct {
+		path    string
+		answers []int  // statuses in turn; the last repeats
+		after   string // Retry-After on non-2xx answers
+		kind    string
+		want    int // requests the push service sees
+	}{
+		{"/flaky", []int{503, 502, 201}, "", push.KindAlarm, 3},
+		{"/busy", []int{429, 201}, "1", push.KindAlarm, 2},
+		{"/down", []int{500}, "", push.KindMessage, 3},
+		{"/bad", []int{400}, "", push.KindAlarm, 1},
+		{"/later", []int{429}, "3600", push.KindAlarm, 1}, // an hour: the alarm is stale by then
+	} {
+		t.Run(strings.TrimPrefix(tc.path, "/"), func(t *testing.T) {
+			ps.mu.Lock()
+			ps.script[tc.path], ps.after[tc.path] = tc.answers, tc.after
+			ps.mu.Unlock()
+			if _, err := c.SubscribePush(ctx, br.subscription(ps.URL+tc.path)); err != nil {
+				t.Fatal(err)
+			}
+			defer c.UnsubscribePush(ctx, ps.URL+tc.path)
+			if err := svc.Notify(ctx, []string{prof.DeviceID}, push.Notification{Kind: tc.kind}); err != nil {
+				t.Fatal(err)
+			}
+			fctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			defer cancel()
+			if err := svc.Flush(fctx); err != nil {
+				t.Fatal(err)
+			}
+			got := 0
+			for drained := false; !drained; {
+				select {
+				case r := <-ps.got:
+					if r.path != tc.path {
+						t.Errorf("push to %s", r.path)
+					}
+					got++
+				default:
+					drained = true
+				}
+			}
+			if got != tc.want {
+				t.Errorf("push service saw %d requests, want %d", got, tc.want)
+			}
+		})
+	}
 }

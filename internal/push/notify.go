@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -40,6 +41,42 @@ type job struct {
 	deviceID string
 	kind     string
 	urgency  string
+	attempt  int // tries made so far
+}
+
+// maxWait is the longest a push is held back for a retry: an alarm or a
+// reminder minutes late is still worth a wake-up, one an hour late is not
+// (its TTL); a push service asking for longer gets the push dropped.
+func maxWait(kind string) time.Duration {
+	if kind == KindMessage {
+		return 10 * time.Minute
+	}
+	return time.Minute
+}
+
+// retryAfter reads a Retry-After header (RFC 9110 §10.2.3: seconds or an
+// HTTP date); 0 if absent or unreadable.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		return time.Duration(min(secs, 86400)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// transient reports whether a push service's answer is worth another try
+// (RFC 8030 §8.4: 429 with Retry-After; 5xx: the service is in trouble).
+func transient(status int) bool {
+	return status == http.StatusTooManyRequests || status >= 500
 }
 
 // normalize validates n and applies the kinds' urgency rules.
@@ -216,13 +253,18 @@ func (s *Service) send(j job) {
 			VAPIDPrivateKey: s.priv,
 		})
 	if err != nil {
+		if s.retry(j, 0) {
+			return
+		}
 		s.sent.WithLabelValues("failed").Inc()
-		s.log.Warn("push failed", "device", j.deviceID, "host", host, "kind", j.kind, "err", safeErr(err))
+		s.log.Warn("push failed", "device", j.deviceID, "host", host, "kind", j.kind, "attempts", j.attempt+1, "err", safeErr(err))
 		return
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()
 	switch {
+	case transient(resp.StatusCode) && s.retry(j, retryAfter(resp.Header, s.opts.Now())):
+		s.log.Info("push deferred", "device", j.deviceID, "host", host, "kind", j.kind, "status", resp.StatusCode, "attempt", j.attempt+1)
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		s.sent.WithLabelValues("ok").Inc()
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusGone:
@@ -236,8 +278,39 @@ func (s *Service) send(j job) {
 		s.log.Info("push subscription expired; removed", "device", j.deviceID, "host", host, "status", resp.StatusCode)
 	default:
 		s.sent.WithLabelValues("failed").Inc()
-		s.log.Warn("push rejected", "device", j.deviceID, "host", host, "kind", j.kind, "status", resp.StatusCode)
+		s.log.Warn("push rejected", "device", j.deviceID, "host", host, "kind", j.kind, "status", resp.StatusCode, "attempts", j.attempt+1)
 	}
+}
+
+// retry queues j again after the backoff (RetryBase doubled per try) or
+// the push service's wait if that is longer; false when j has had its
+// tries, the wait is too long for its kind, or the service is closing. The
+// push stays pending (Flush waits for it) until its last try.
+func (s *Service) retry(j job, wait time.Duration) bool {
+	if j.attempt+1 >= s.opts.Attempts {
+		return false
+	}
+	d := max(s.opts.RetryBase<<j.attempt, wait)
+	if d > maxWait(j.kind) {
+		return false
+	}
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return false
+	}
+	s.sent.WithLabelValues("retried").Inc()
+	j.attempt++
+	s.pendMu.Lock()
+	s.pending++
+	s.pendMu.Unlock()
+	time.AfterFunc(d, func() {
+		if !s.enqueue(j) {
+			s.sent.WithLabelValues("dropped").Inc()
+		}
+		s.done() // the pending count taken by retry; enqueue took its own
+	})
+	return true
 }
 
 // payload is the whole plaintext of a push.

@@ -77,6 +77,11 @@ type Options struct {
 	Workers, Queue int
 	// Timeout bounds one push request (default 10 s).
 	Timeout time.Duration
+	// Attempts bounds the tries of one push (default 4): a push service's
+	// 429 or 5xx and network errors are tried again after RetryBase (default
+	// 1 s), doubling, or after the service's Retry-After if that is longer.
+	Attempts  int
+	RetryBase time.Duration
 	Log     *slog.Logger
 	// Registerer receives the push metrics (may be nil).
 	Registerer prometheus.Registerer
@@ -134,6 +139,12 @@ func Open(ctx context.Context, db *sqldb.DB, opts Options) (*Service, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
+	if opts.Attempts <= 0 {
+		opts.Attempts = 4
+	}
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = time.Second
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -147,7 +158,7 @@ func Open(ctx context.Context, db *sqldb.DB, opts Options) (*Service, error) {
 	}
 	s.sent = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wache_push_sent_total",
-		Help: "Web Push requests by result (ok, gone, failed, dropped).",
+		Help: "Web Push requests by result (ok, gone, retried, failed, dropped).",
 	}, []string{"result"})
 	if opts.Registerer != nil {
 		if err := opts.Registerer.Register(s.sent); err != nil {
