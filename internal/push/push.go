@@ -82,7 +82,7 @@ type Options struct {
 	// 1 s), doubling, or after the service's Retry-After if that is longer.
 	Attempts  int
 	RetryBase time.Duration
-	Log     *slog.Logger
+	Log       *slog.Logger
 	// Registerer receives the push metrics (may be nil).
 	Registerer prometheus.Registerer
 	Now        func() time.Time
