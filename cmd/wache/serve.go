@@ -46,7 +46,7 @@ func cmdServe(ctx context.Context, args []string, env *Env) error {
 	fs.StringVar(&c.brokerSpec, "broker", envOr(env, "WACHE_BROKER", "inproc"), "fan-out broker: inproc, nats-embedded, or nats://host:4222[,nats://…] for a cluster (WACHE_BROKER)")
 	fs.StringVar(&c.orgName, "org-name", envOr(env, "WACHE_ORG_NAME", "Polizei"), "name of the authority, used on first start")
 	fs.StringVar(&c.pushContact, "push-contact", envOr(env, "WACHE_PUSH_CONTACT", ""), "contact for Web Push services, mailto:… or https://… (default mailto:push@<first allowed domain>) (WACHE_PUSH_CONTACT)")
-	fs.DurationVar(&c.retention, "retention", 30*24*time.Hour, "delete relayed items older than this (0 keeps them)")
+	fs.DurationVar(&c.retention, "retention", 30*24*time.Hour, "delete relayed items and ended alarms older than this (0 keeps them)")
 	fs.Float64Var(&c.authRate, "auth-rate", 0.5, "login requests per second allowed per client address (burst 20)")
 	fs.StringVar(&c.logLevel, "log-level", envOr(env, "WACHE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", envOr(env, "WACHE_LOG_FORMAT", "text"), "text or json")

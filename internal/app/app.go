@@ -215,6 +215,9 @@ func New(ctx context.Context, c Config) (a *App, err error) {
 	go func() { defer close(a.alarmsDone); a.Alarms.Run(a.base) }() // deadlines and reminders
 	go a.Blobs.RunRetention(a.base, time.Hour)
 	go a.Audit.RunRetention(a.base, 6*time.Hour, log) // § 76 BDSG deletion
+	// Ended alarms (who answered, the timeline) go with the messages they
+	// were about; the audit log keeps the trail for its own period.
+	go a.Alarms.RunRetention(a.base, c.Retention, time.Hour, log)
 	return a, nil
 }
 
