@@ -168,6 +168,10 @@ type Envelope struct {
 	Priority    string
 	AckRequired bool
 	RemindEvery int
+	// Alarm is server-made state that live connections deliver together
+	// with the envelope: the JSON of the alarm an SOS envelope raised (see
+	// relay.PostHeld). Never stored; empty when read back from the store.
+	Alarm []byte
 }
 
 // DeviceMessage is an item for one device rather than a whole

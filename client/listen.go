@@ -135,10 +135,17 @@ func (c *Client) listenOnce(ctx context.Context, in Processor, h ListenHandler, 
 				continue
 			}
 			env := *f.Envelope
-			if _, err := in.Process(ctx, env, func(e api.Envelope) error { return h.Envelope(ctx, e) }); errors.Is(err, ErrHold) {
-				continue
-			} else if err != nil {
+			_, err := in.Process(ctx, env, func(e api.Envelope) error { return h.Envelope(ctx, e) })
+			if err != nil && !errors.Is(err, ErrHold) {
 				return fmt.Errorf("process envelope %s/%d: %w", env.ConvID, env.Seq, err)
+			}
+			// An SOS comes with the alarm it raised (after the content,
+			// as a separate alarm frame would).
+			if f.Alarm != nil && h.Alarm != nil {
+				h.Alarm(*f.Alarm)
+			}
+			if err != nil { // held
+				continue
 			}
 			b.Reset()
 			acks.add(env.ConvID, env.Seq)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,10 +19,11 @@ import (
 // wireServer speaks the server's side of the live protocol: it writes the
 // given envelopes, then "synced", and records every frame the client sends.
 type wireServer struct {
-	envs []api.Envelope
-	mu   sync.Mutex
-	got  []api.Frame
-	conn int
+	envs   []api.Envelope
+	alarms map[int64]*api.Alarm // sent with the envelope of this seq
+	mu     sync.Mutex
+	got    []api.Frame
+	conn   int
 }
 
 func (s *wireServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -36,7 +38,7 @@ func (s *wireServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	go func() {
 		for i := range s.envs {
-			if wsjson.Write(ctx, c, api.Frame{Type: api.FrameEnvelope, Envelope: &s.envs[i]}) != nil {
+			if wsjson.Write(ctx, c, api.Frame{Type: api.FrameEnvelope, Envelope: &s.envs[i], Alarm: s.alarms[s.envs[i].Seq]}) != nil {
 				return
 			}
 		}
@@ -180,4 +182,42 @@ func equalAcks(a, b map[string]int64) bool {
 		}
 	}
 	return true
+}
+
+// TestListenAlarmWithEnvelope: an SOS envelope that comes with the alarm it
+// raised is handed over first, then the alarm, as if two frames had come.
+func TestListenAlarmWithEnvelope(t *testing.T) {
+	srv := &wireServer{envs: []api.Envelope{{ConvID: "c1", Seq: 1, Kind: "app", Priority: "alarm", Payload: []byte("x")},
+		{ConvID: "c1", Seq: 2, Kind: "app", Payload: []byte("y")}},
+		alarms: map[int64]*api.Alarm{1: {ID: "a1", State: "raised"}}}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	c, err := New(hs.URL, "token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var events []string
+	note := func(s string) { mu.Lock(); events = append(events, s); mu.Unlock() }
+	synced := make(chan struct{})
+	go c.Listen(ctx, processFunc(func(api.Envelope) error { return nil }), ListenHandler{
+		Envelope: func(_ context.Context, e api.Envelope) error {
+			note("envelope " + strconv.FormatInt(e.Seq, 10))
+			return nil
+		},
+		Alarm:  func(a api.Alarm) { note("alarm " + a.ID) },
+		Synced: func() { close(synced) },
+	})
+	select {
+	case <-synced:
+	case <-time.After(10 * time.Second):
+		t.Fatal("not synced")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got, want := strings.Join(events, ", "), "envelope 1, alarm a1, envelope 2"; got != want {
+		t.Fatalf("events %q, want %q", got, want)
+	}
 }

@@ -3,6 +3,7 @@ package alarm
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -161,20 +162,38 @@ func (s *Service) Raise(ctx context.Context, u *wache.User, d *wache.Device, req
 	}
 
 	// Post the envelopes (membership and write rights are the relay's
-	// checks), at once: they share one group commit.
+	// checks), at once: they share one group commit. They are held back
+	// from the live sessions until the alarm exists, so that each device
+	// gets the SOS and the alarm in one frame; every path below publishes
+	// them, with the alarm or without.
 	refs := make([]api.AlarmEnvelopeRef, len(req.Envelopes))
+	posted := make([]*wache.Envelope, len(req.Envelopes)) // nil: a duplicate, published before
 	errs := make([]error, len(req.Envelopes))
 	var wg sync.WaitGroup
 	for i, e := range req.Envelopes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := s.relay.Post(ctx, u, d, e.ConvID, relay.Message{ClientID: e.ClientID, Kind: wache.EnvApp, Epoch: e.Epoch,
+			env, res, err := s.relay.PostHeld(ctx, u, d, e.ConvID, relay.Message{ClientID: e.ClientID, Kind: wache.EnvApp, Epoch: e.Epoch,
 				Payload: e.Payload, Priority: relay.PriorityAlarm, AckRequired: true})
-			refs[i], errs[i] = api.AlarmEnvelopeRef{ConvID: e.ConvID, Seq: res.Seq}, err
+			refs[i], posted[i], errs[i] = api.AlarmEnvelopeRef{ConvID: e.ConvID, Seq: res.Seq}, env, err
 		}()
 	}
 	wg.Wait()
+	published := false
+	publish := func(alarm []byte) {
+		if published {
+			return
+		}
+		published = true
+		for _, env := range posted {
+			if env != nil {
+				env.Alarm = alarm
+				s.relay.Publish(env)
+			}
+		}
+	}
+	defer publish(nil)
 	for _, err := range errs {
 		if err != nil {
 			return nil, err // posted ones stay; a retry with the same ids finds them
@@ -216,7 +235,23 @@ func (s *Service) Raise(ctx context.Context, u *wache.User, d *wache.Device, req
 		return nil, fmt.Errorf("store alarm: %w", err)
 	}
 	s.record(ctx, "alarm.raised", u, d, map[string]any{"alarm": id, "unit": u.UnitID, "convs": len(refs), "held": held != nil}, api.AlarmRaised)
-	return s.publish(ctx, id, true)
+	a, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	// Everyone in the alarm's conversations gets it with the SOS envelope,
+	// unless one of them was stored by an earlier try (and went out
+	// then): then the alarm goes as its own frame.
+	framed := !slices.Contains(posted, nil)
+	if framed {
+		b, err := json.Marshal(frameAlarm(a))
+		if framed = err == nil; framed {
+			publish(b)
+		}
+	}
+	publish(nil)
+	s.changed(ctx, a, true, !framed)
+	return a, nil
 }
 
 // existing returns the device's alarm with this client id, or its active
@@ -689,14 +724,15 @@ func (s *Service) publish(ctx context.Context, id string, urgent bool) (*api.Ala
 	if err != nil {
 		return nil, err
 	}
-	s.changed(ctx, a, urgent)
+	s.changed(ctx, a, urgent, true)
 	return a, nil
 }
 
 // changed tells everyone in the alarm's conversations (and the escalation
-// conversation once escalated) about the new state; urgent pushes only
-// when an alarm is raised or escalates.
-func (s *Service) changed(ctx context.Context, a *api.Alarm, urgent bool) {
+// conversation once escalated) about the new state (frame false: the
+// frame went with the alarm's envelopes); urgent pushes only when an alarm
+// is raised or escalates.
+func (s *Service) changed(ctx context.Context, a *api.Alarm, urgent, frame bool) {
 	convs := slices.Clone(a.ConvIDs)
 	if a.EscalatedAt != nil && a.EscalationConvID != "" {
 		convs = append(convs, a.EscalationConvID)
@@ -710,7 +746,9 @@ func (s *Service) changed(ctx context.Context, a *api.Alarm, urgent bool) {
 		users = append(users, a.RaisedBy)
 	}
 	ctx = context.WithoutCancel(ctx)
-	s.notifyUsers(ctx, users, api.Frame{Type: api.FrameAlarm, Alarm: frameAlarm(a)})
+	if frame {
+		s.notifyUsers(ctx, users, api.Frame{Type: api.FrameAlarm, Alarm: frameAlarm(a)})
+	}
 	if urgent {
 		others := slices.DeleteFunc(slices.Clone(users), func(id string) bool { return id == a.RaisedBy })
 		s.pushUsers(ctx, others, Notification{Kind: "alarm", Urgency: "high"})

@@ -129,9 +129,16 @@ func TestAlarmAcknowledged(t *testing.T) {
 				t.Fatalf("posted envelope %+v", envs)
 			}
 		}
-		// Everyone in the alarm's conversations was told, with an urgent push.
-		if got := f.frames.usersOf(t, api.FrameAlarm, 6); len(got) < 6 {
-			t.Fatalf("alarm frame reached %d users", len(got))
+		// Everyone in the alarm's conversations was told, with an urgent
+		// push: the alarm went out with the SOS envelopes, in one frame per
+		// device, not as a frame of its own.
+		for _, c := range a.ConvIDs {
+			if got, ok := f.sent.alarm(c); !ok || got.ID != a.ID || got.State != api.AlarmRaised {
+				t.Fatalf("envelope to %s carried alarm %+v (%v), want %s raised", c, got, ok, a.ID)
+			}
+		}
+		if got := f.frames.usersOf(t, api.FrameAlarm, 1); len(got) != 0 {
+			t.Fatalf("raise also sent as a frame to %d users", len(got))
 		}
 		if f.push.count("alarm") == 0 {
 			t.Fatal("no alarm push")

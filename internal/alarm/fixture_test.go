@@ -108,6 +108,44 @@ func (fr *frames) reached(typ, user string) bool {
 
 func (fr *frames) reset() { fr.mu.Lock(); fr.got = nil; fr.mu.Unlock() }
 
+// carried records the alarms that travel with envelope notifications
+// (an SOS envelope goes to the live sessions with the alarm it raised).
+type carried struct {
+	mu sync.Mutex
+	by map[string]api.Alarm // by conversation
+}
+
+func (c *carried) handler(_ string, data []byte) {
+	var w struct { // the relay's notification: conversation, …, alarm
+		C string          `json:"c"`
+		X json.RawMessage `json:"x"`
+	}
+	if json.Unmarshal(data, &w) != nil || len(w.X) == 0 {
+		return
+	}
+	var a api.Alarm
+	if json.Unmarshal(w.X, &a) != nil {
+		return
+	}
+	c.mu.Lock()
+	c.by[w.C] = a
+	c.mu.Unlock()
+}
+
+// alarm waits for the alarm carried by an envelope of the conversation.
+func (c *carried) alarm(conv string) (api.Alarm, bool) {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		c.mu.Lock()
+		a, ok := c.by[conv]
+		c.mu.Unlock()
+		if ok || time.Now().After(deadline) {
+			return a, ok
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // pushes records Notify calls.
 type pushes struct {
 	mu    sync.Mutex
@@ -145,6 +183,7 @@ type fixture struct {
 	br     broker.Broker
 	clk    *clock
 	frames *frames
+	sent   *carried
 	push   *pushes
 	audit  *audit.Log
 	svc    *Service
@@ -183,13 +222,18 @@ func newFixture(t testing.TB, db *sqldb.DB) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{t: t, ctx: ctx, db: db, st: st, br: inproc.New(), clk: &clock{t: time.Now().UTC().Truncate(time.Millisecond)},
-		frames: &frames{}, push: &pushes{}}
+		frames: &frames{}, sent: &carried{by: map[string]api.Alarm{}}, push: &pushes{}}
 	t.Cleanup(func() { f.br.Close() })
 	sub, err := f.br.Subscribe("frames.users", f.frames.handler)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sub.Unsubscribe() })
+	sub2, err := f.br.Subscribe("conv.*", f.sent.handler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub2.Unsubscribe() })
 	f.audit, err = audit.Open(ctx, db, audit.Options{})
 	if err != nil {
 		t.Fatal(err)

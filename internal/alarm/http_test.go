@@ -330,23 +330,33 @@ func liveFrames(t *testing.T, a, b *harness.Node) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		mu.Lock()
-		var alarmFrames, alarmEnvs int
+		// The SOS envelopes carry the raised alarm (one frame per envelope,
+		// across nodes too); the response comes as an alarm frame.
+		var raiseFrames, alarmEnvs, carried int
 		var last *api.Alarm
 		for _, f := range frames {
 			switch {
 			case f.Type == api.FrameAlarm && f.Alarm != nil && f.Alarm.ID == al.ID:
-				alarmFrames++
+				if len(f.Alarm.Responses) == 0 {
+					raiseFrames++
+				}
 				last = f.Alarm
 			case f.Type == api.FrameEnvelope && f.Envelope.Priority == "alarm" && f.Envelope.AckRequired:
 				alarmEnvs++
+				if f.Alarm != nil && f.Alarm.ID == al.ID && f.Alarm.State == api.AlarmRaised {
+					carried++
+				}
 			}
 		}
 		mu.Unlock()
-		if alarmFrames >= 2 && alarmEnvs == 2 && len(last.Responses) == 1 {
+		if alarmEnvs == 2 && carried == 2 && last != nil && len(last.Responses) == 1 {
+			if raiseFrames != 0 {
+				t.Fatalf("the raise came as %d alarm frames besides the envelopes", raiseFrames)
+			}
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("frames: %d alarm, %d alarm envelopes", alarmFrames, alarmEnvs)
+			t.Fatalf("frames: %d alarm envelopes, %d with the alarm, last alarm frame %+v", alarmEnvs, carried, last)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

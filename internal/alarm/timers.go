@@ -111,7 +111,7 @@ func (s *Service) escalate(ctx context.Context, id string, now int64) (bool, err
 	if err != nil {
 		return true, err
 	}
-	s.changed(ctx, a, true)
+	s.changed(ctx, a, true, true)
 	return true, nil
 }
 
@@ -140,7 +140,7 @@ func (s *Service) postPendingHeld(ctx context.Context) error {
 	for _, id := range ids {
 		if s.postHeld(ctx, id) {
 			if a, err := s.load(ctx, id); err == nil {
-				s.changed(ctx, a, false)
+				s.changed(ctx, a, false, true)
 			}
 		}
 	}

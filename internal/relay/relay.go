@@ -56,6 +56,7 @@ type Relay struct {
 
 type appendReq struct {
 	env  *wache.Envelope
+	hold bool // the caller publishes (PostHeld)
 	done chan store.AppendResult
 }
 
@@ -136,35 +137,58 @@ const (
 // Post stores an envelope from the given device and returns its sequence
 // number once it is durable. Retrying with the same client id is safe.
 func (r *Relay) Post(ctx context.Context, u *wache.User, d *wache.Device, convID string, msg Message) (store.AppendResult, error) {
+	_, res, err := r.post(ctx, u, d, convID, msg, false)
+	return res, err
+}
+
+// PostHeld stores an envelope like Post but does not tell the live
+// sessions: the caller must call Publish with the returned envelope (nil
+// for a duplicate, which was published when it was first stored), on
+// every path, or the envelope reaches live devices only with the sessions'
+// periodic re-read. The alarm service uses it to send an SOS together with
+// the alarm it raised: one frame per device instead of two.
+func (r *Relay) PostHeld(ctx context.Context, u *wache.User, d *wache.Device, convID string, msg Message) (*wache.Envelope, store.AppendResult, error) {
+	env, res, err := r.post(ctx, u, d, convID, msg, true)
+	if err != nil || res.Duplicate {
+		return nil, res, err
+	}
+	return env, res, nil
+}
+
+// Publish tells the live sessions of every node about an envelope stored
+// by PostHeld; env.Alarm, if set, is delivered along with it.
+func (r *Relay) Publish(env *wache.Envelope) { r.publish(env) }
+
+func (r *Relay) post(ctx context.Context, u *wache.User, d *wache.Device, convID string, msg Message, hold bool) (*wache.Envelope, store.AppendResult, error) {
 	clientID, payload := msg.ClientID, msg.Payload
 	if msg.Kind == "" {
 		msg.Kind = wache.EnvApp
 	}
 	if !wache.ValidEnvelopeKind(msg.Kind) {
-		return store.AppendResult{}, wache.Errorf(wache.EINVALID, "kind must be app or commit")
+		return nil, store.AppendResult{}, wache.Errorf(wache.EINVALID, "kind must be app or commit")
 	}
 	if msg.Epoch < 0 {
-		return store.AppendResult{}, wache.Errorf(wache.EINVALID, "epoch must not be negative")
+		return nil, store.AppendResult{}, wache.Errorf(wache.EINVALID, "epoch must not be negative")
 	}
 	if !validClientID(clientID) {
-		return store.AppendResult{}, wache.Errorf(wache.EINVALID, "client_id must be 1-64 characters of A-Z a-z 0-9 - _ .")
+		return nil, store.AppendResult{}, wache.Errorf(wache.EINVALID, "client_id must be 1-64 characters of A-Z a-z 0-9 - _ .")
 	}
 	if len(payload) == 0 {
-		return store.AppendResult{}, wache.Errorf(wache.EINVALID, "payload is empty")
+		return nil, store.AppendResult{}, wache.Errorf(wache.EINVALID, "payload is empty")
 	}
 	switch msg.Priority {
 	case "", PriorityUrgent, PriorityAlarm:
 	default:
-		return store.AppendResult{}, wache.Errorf(wache.EINVALID, "priority must be empty, urgent or alarm")
+		return nil, store.AppendResult{}, wache.Errorf(wache.EINVALID, "priority must be empty, urgent or alarm")
 	}
 	if msg.Kind != wache.EnvApp && (msg.Priority != "" || msg.AckRequired || msg.RemindAfter != 0) {
-		return store.AppendResult{}, wache.Errorf(wache.EINVALID, "only application messages carry a priority or need acknowledgement")
+		return nil, store.AppendResult{}, wache.Errorf(wache.EINVALID, "only application messages carry a priority or need acknowledgement")
 	}
 	if msg.RemindAfter != 0 && (!msg.AckRequired || msg.RemindAfter < 30 || msg.RemindAfter > 86400) {
-		return store.AppendResult{}, wache.Errorf(wache.EINVALID, "remind_after_s must be 30..86400 and needs ack_required")
+		return nil, store.AppendResult{}, wache.Errorf(wache.EINVALID, "remind_after_s must be 30..86400 and needs ack_required")
 	}
 	if len(payload) > wache.MaxPayload {
-		return store.AppendResult{}, wache.Errorf(wache.ETOOLARGE, "payload is %d bytes; the limit is %d", len(payload), wache.MaxPayload)
+		return nil, store.AppendResult{}, wache.Errorf(wache.ETOOLARGE, "payload is %d bytes; the limit is %d", len(payload), wache.MaxPayload)
 	}
 	if msg.Kind == wache.EnvCommit {
 		// The delivery service reads a commit's public framing: it must be
@@ -173,19 +197,20 @@ func (r *Relay) Post(ctx context.Context, u *wache.User, d *wache.Device, convID
 		// apply and wedge the group.
 		info, err := mls.Inspect(payload)
 		if err != nil || info.Type != mls.TypeCommit || string(info.GroupID) != convID || int64(info.Epoch) != msg.Epoch {
-			return store.AppendResult{}, wache.Errorf(wache.EINVALID, "not an MLS commit of this conversation's group made in epoch %d", msg.Epoch)
+			return nil, store.AppendResult{}, wache.Errorf(wache.EINVALID, "not an MLS commit of this conversation's group made in epoch %d", msg.Epoch)
 		}
 	}
 	c, m, err := r.membership(ctx, u, convID)
 	if err != nil {
-		return store.AppendResult{}, err
+		return nil, store.AppendResult{}, err
 	}
 	// Commits (key updates, removing a revoked device) come from any
 	// member; the content rules of a channel apply to application messages.
 	if msg.Kind == wache.EnvApp && !wache.CanWrite(c.Kind, m.Role) {
-		return store.AppendResult{}, wache.Errorf(wache.EFORBIDDEN, "only admins and posters write in this channel")
+		return nil, store.AppendResult{}, wache.Errorf(wache.EFORBIDDEN, "only admins and posters write in this channel")
 	}
 	req := &appendReq{
+		hold: hold,
 		env: &wache.Envelope{ConvID: convID, SenderID: u.ID, SenderDevice: d.ID, ClientID: clientID,
 			Kind: msg.Kind, Epoch: msg.Epoch, Payload: payload,
 			Priority: msg.Priority, AckRequired: msg.AckRequired, RemindEvery: msg.RemindAfter},
@@ -194,25 +219,25 @@ func (r *Relay) Post(ctx context.Context, u *wache.User, d *wache.Device, convID
 	r.mu.RLock()
 	if r.closed {
 		r.mu.RUnlock()
-		return store.AppendResult{}, wache.Errorf(wache.EUNAVAILABLE, "server is shutting down; retry")
+		return nil, store.AppendResult{}, wache.Errorf(wache.EUNAVAILABLE, "server is shutting down; retry")
 	}
 	select {
 	case r.reqs <- req:
 		r.mu.RUnlock()
 	case <-ctx.Done():
 		r.mu.RUnlock()
-		return store.AppendResult{}, wache.Errorf(wache.EUNAVAILABLE, "server busy; retry")
+		return nil, store.AppendResult{}, wache.Errorf(wache.EUNAVAILABLE, "server busy; retry")
 	}
 	// Once queued, the envelope is committed even if the caller goes away;
 	// a retry with the same client id then finds it as a duplicate.
 	select {
 	case res := <-req.done:
 		if res.Err != nil {
-			return res, res.Err
+			return nil, res, res.Err
 		}
-		return res, nil
+		return req.env, res, nil
 	case <-ctx.Done():
-		return store.AppendResult{}, wache.Errorf(wache.EUNAVAILABLE, "timed out waiting for storage; retry with the same client_id")
+		return nil, store.AppendResult{}, wache.Errorf(wache.EUNAVAILABLE, "timed out waiting for storage; retry with the same client_id")
 	}
 }
 
@@ -289,7 +314,9 @@ func (r *Relay) commit(batch []*appendReq) {
 			r.m.duplicates.Inc()
 		default:
 			r.m.accepted.Inc()
-			r.publish(envs[i])
+			if !req.hold {
+				r.publish(envs[i])
+			}
 			if r.opts.OnAccepted != nil {
 				r.opts.OnAccepted(envs[i])
 			}

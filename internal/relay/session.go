@@ -468,22 +468,26 @@ func (s *Session) flushAcks(context.Context) {
 
 // wireEnvelope is the broker encoding of a stored envelope.
 type wireEnvelope struct {
-	C string `json:"c"`
-	S int64  `json:"s"`
-	U string `json:"u"`
-	D string `json:"d"`
-	I string `json:"i"`
-	K string `json:"k,omitempty"`
-	E int64  `json:"e,omitempty"`
-	T int64  `json:"t"`
-	P []byte `json:"p"`
-	R string `json:"r,omitempty"` // priority
-	A bool   `json:"a,omitempty"` // ack required
+	C string          `json:"c"`
+	S int64           `json:"s"`
+	U string          `json:"u"`
+	D string          `json:"d"`
+	I string          `json:"i"`
+	K string          `json:"k,omitempty"`
+	E int64           `json:"e,omitempty"`
+	T int64           `json:"t"`
+	P []byte          `json:"p"`
+	R string          `json:"r,omitempty"` // priority
+	A bool            `json:"a,omitempty"` // ack required
+	X json.RawMessage `json:"x,omitempty"` // alarm delivered along (PostHeld)
 }
+
+// maxAttached bounds the alarm state that travels with an envelope.
+const maxAttached = 32 << 10
 
 func encodeEnvelope(e *wache.Envelope) []byte {
 	b, _ := json.Marshal(wireEnvelope{C: e.ConvID, S: e.Seq, U: e.SenderID, D: e.SenderDevice, I: e.ClientID, K: string(e.Kind), E: e.Epoch, T: e.CreatedAt.UnixMilli(), P: e.Payload,
-		R: e.Priority, A: e.AckRequired})
+		R: e.Priority, A: e.AckRequired, X: e.Alarm})
 	return b
 }
 
@@ -492,7 +496,7 @@ func decodeEnvelope(b []byte) (*wache.Envelope, error) {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return nil, fmt.Errorf("decode envelope: %w", err)
 	}
-	if w.C == "" || w.S <= 0 || len(w.P) > wache.MaxPayload {
+	if w.C == "" || w.S <= 0 || len(w.P) > wache.MaxPayload || len(w.X) > maxAttached {
 		return nil, fmt.Errorf("decode envelope: missing or out-of-range fields")
 	}
 	kind := wache.EnvelopeKind(w.K)
@@ -500,5 +504,5 @@ func decodeEnvelope(b []byte) (*wache.Envelope, error) {
 		kind = wache.EnvApp
 	}
 	return &wache.Envelope{ConvID: w.C, Seq: w.S, SenderID: w.U, SenderDevice: w.D, ClientID: w.I,
-		Kind: kind, Epoch: w.E, CreatedAt: time.UnixMilli(w.T).UTC(), Payload: w.P, Priority: w.R, AckRequired: w.A}, nil
+		Kind: kind, Epoch: w.E, CreatedAt: time.UnixMilli(w.T).UTC(), Payload: w.P, Priority: w.R, AckRequired: w.A, Alarm: w.X}, nil
 }

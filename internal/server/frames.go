@@ -14,8 +14,9 @@ import (
 const frameCacheSize = 512
 
 type frameKey struct {
-	conv string
-	seq  int64
+	conv  string
+	seq   int64
+	alarm bool // the live frame that carries the alarm the envelope raised
 }
 
 // frameCache keeps the encoded WebSocket frames of recent envelopes. An
@@ -33,11 +34,12 @@ func newFrameCache(size int) *frameCache {
 	return &frameCache{m: make(map[frameKey][]byte, size), ring: make([]frameKey, size)}
 }
 
-// envelope returns the encoded frame for env. Envelopes are immutable once
-// stored, so a cached frame never goes stale. The returned bytes are
+// envelope returns the encoded frame for env, with the alarm it raised
+// when the relay delivers one along (env.Alarm). Envelopes are immutable
+// once stored, so a cached frame never goes stale. The returned bytes are
 // shared: callers must not modify them.
 func (c *frameCache) envelope(env *wache.Envelope) ([]byte, error) {
-	k := frameKey{env.ConvID, env.Seq}
+	k := frameKey{env.ConvID, env.Seq, len(env.Alarm) > 0}
 	c.mu.Lock()
 	b, ok := c.m[k]
 	c.mu.Unlock()
@@ -45,7 +47,17 @@ func (c *frameCache) envelope(env *wache.Envelope) ([]byte, error) {
 		return b, nil
 	}
 	e := apiEnvelope(env)
-	b, err := json.Marshal(api.Frame{Type: api.FrameEnvelope, Envelope: &e})
+	f := api.Frame{Type: api.FrameEnvelope, Envelope: &e}
+	if k.alarm {
+		// Made by a node of this cluster; should it not decode, the envelope
+		// goes alone (clients ask for the alarm list when an SOS arrives
+		// for an alarm they do not know).
+		var a api.Alarm
+		if json.Unmarshal(env.Alarm, &a) == nil && a.ID != "" {
+			f.Alarm = &a
+		}
+	}
+	b, err := json.Marshal(f)
 	if err != nil {
 		return nil, fmt.Errorf("encode envelope frame: %w", err)
 	}

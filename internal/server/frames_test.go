@@ -97,3 +97,38 @@ func TestFrameCacheConcurrent(t *testing.T) {
 		t.Errorf("cache holds %d frames, want 3", n)
 	}
 }
+
+// TestFrameCacheAlarm: an SOS envelope delivered live carries the alarm it
+// raised; the same envelope read back from the store (no alarm attached)
+// is a plain frame, cached apart; an attachment that does not decode is
+// left out rather than failing the delivery.
+func TestFrameCacheAlarm(t *testing.T) {
+	c := newFrameCache(8)
+	for _, tc := range []struct {
+		name    string
+		alarm   []byte
+		wantID  string
+		wantNil bool
+	}{
+		{"live with alarm", []byte(`{"id":"a1","state":"raised","conv_ids":["a"]}`), "a1", false},
+		{"from the store", nil, "", true},
+		{"broken attachment", []byte(`{"id":`), "", true},
+	} {
+		env := testEnvelope("a", 1)
+		env.Alarm = tc.alarm
+		if tc.name == "broken attachment" {
+			env.Seq = 2 // not the cached live frame of seq 1
+		}
+		b, err := c.envelope(env)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var f api.Frame
+		if err := json.Unmarshal(b, &f); err != nil || f.Envelope == nil || f.Envelope.Seq != env.Seq {
+			t.Fatalf("%s: frame %s: %v", tc.name, b, err)
+		}
+		if (f.Alarm == nil) != tc.wantNil || f.Alarm != nil && (f.Alarm.ID != tc.wantID || f.Alarm.State != "raised") {
+			t.Errorf("%s: alarm %+v", tc.name, f.Alarm)
+		}
+	}
+}
