@@ -68,6 +68,21 @@ func (s *wireServer) acks() []api.Frame {
 	return out
 }
 
+// dialWire starts srv and returns a client for it and a context that ends
+// with the test.
+func dialWire(t *testing.T, srv http.Handler) (*Client, context.Context, context.CancelFunc) {
+	t.Helper()
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	c, err := New(hs.URL, "token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return c, ctx, cancel
+}
+
 // processFunc adapts a function to Processor.
 type processFunc func(env api.Envelope) error
 
@@ -102,14 +117,7 @@ func TestListenCoalescesAcks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := &wireServer{envs: tc.envs}
-			hs := httptest.NewServer(srv)
-			defer hs.Close()
-			c, err := New(hs.URL, "token")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
+			c, ctx, cancel := dialWire(t, srv)
 			synced := make(chan struct{}, 1)
 			failed := make(chan struct{}, 1)
 			errFail := errors.New("cannot store")
@@ -190,14 +198,7 @@ func TestListenAlarmWithEnvelope(t *testing.T) {
 	srv := &wireServer{envs: []api.Envelope{{ConvID: "c1", Seq: 1, Kind: "app", Priority: "alarm", Payload: []byte("x")},
 		{ConvID: "c1", Seq: 2, Kind: "app", Payload: []byte("y")}},
 		alarms: map[int64]*api.Alarm{1: {ID: "a1", State: "raised"}}}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	c, err := New(hs.URL, "token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	c, ctx, _ := dialWire(t, srv)
 	var mu sync.Mutex
 	var events []string
 	note := func(s string) { mu.Lock(); events = append(events, s); mu.Unlock() }

@@ -79,24 +79,31 @@ func (s *sink) DeliverDeviceMessage(context.Context, *wache.DeviceMessage) error
 // TestSessionSkipsExpiredItems: a device whose backlog was deleted by
 // retention is moved past the gap instead of waiting forever, and then
 // receives new items live.
-func TestSessionSkipsExpiredItems(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
+// oneUser is a store on SQLite with user "u" and its devices "d1" and
+// "d2", both members of conversation "c".
+func oneUser(t *testing.T, ctx context.Context) (st *sqldb.Store, u *wache.User, d1, d2 *wache.Device) {
+	t.Helper()
 	st, err := sqldb.NewStore(ctx, dbtest.SQLite(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	org := &wache.Org{ID: "o", Name: "o", Domains: []string{"x.example"}, CreatedAt: now}
-	must(t, st.CreateOrg(ctx, org))
-	u := &wache.User{ID: "u", OrgID: "o", Email: "u@x.example", Roles: []wache.Role{wache.RoleOfficer}, CreatedAt: now}
+	must(t, st.CreateOrg(ctx, &wache.Org{ID: "o", Name: "o", Domains: []string{"x.example"}, CreatedAt: now}))
+	u = &wache.User{ID: "u", OrgID: "o", Email: "u@x.example", Roles: []wache.Role{wache.RoleOfficer}, CreatedAt: now}
 	must(t, st.CreateUser(ctx, u))
-	sender := &wache.Device{ID: "d1", UserID: "u", Name: "a", SigningKey: make([]byte, 32), CreatedAt: now, LastSeenAt: now}
-	reader := &wache.Device{ID: "d2", UserID: "u", Name: "b", SigningKey: make([]byte, 32), CreatedAt: now, LastSeenAt: now}
-	must(t, st.CreateDevice(ctx, sender, []byte("t1")))
-	must(t, st.CreateDevice(ctx, reader, []byte("t2")))
-	conv := &wache.Conversation{ID: "c", OrgID: "o", Kind: wache.ConvGroup, Name: "g", CreatedBy: "u", CreatedAt: now}
-	must(t, st.CreateConversation(ctx, conv, []wache.Member{{ConvID: "c", UserID: "u", Role: wache.MemberAdmin, JoinedAt: now}}))
+	d1 = &wache.Device{ID: "d1", UserID: "u", Name: "a", SigningKey: make([]byte, 32), CreatedAt: now, LastSeenAt: now}
+	d2 = &wache.Device{ID: "d2", UserID: "u", Name: "b", SigningKey: make([]byte, 32), CreatedAt: now, LastSeenAt: now}
+	must(t, st.CreateDevice(ctx, d1, []byte("t1")))
+	must(t, st.CreateDevice(ctx, d2, []byte("t2")))
+	must(t, st.CreateConversation(ctx, &wache.Conversation{ID: "c", OrgID: "o", Kind: wache.ConvGroup, Name: "g", CreatedBy: "u", CreatedAt: now},
+		[]wache.Member{{ConvID: "c", UserID: "u", Role: wache.MemberAdmin, JoinedAt: now}}))
+	return st, u, d1, d2
+}
+
+func TestSessionSkipsExpiredItems(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, u, sender, reader := oneUser(t, ctx)
 
 	r, err := New(st, inproc.New(), slog.New(slog.NewTextHandler(io.Discard, nil)), nil, Options{Resync: time.Hour})
 	if err != nil {
@@ -145,18 +152,7 @@ func TestSessionSkipsExpiredItems(t *testing.T) {
 func TestPostHeld(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	st, err := sqldb.NewStore(ctx, dbtest.SQLite(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now().UTC()
-	must(t, st.CreateOrg(ctx, &wache.Org{ID: "o", Name: "o", Domains: []string{"x.example"}, CreatedAt: now}))
-	u := &wache.User{ID: "u", OrgID: "o", Email: "u@x.example", Roles: []wache.Role{wache.RoleOfficer}, CreatedAt: now}
-	must(t, st.CreateUser(ctx, u))
-	d := &wache.Device{ID: "d1", UserID: "u", Name: "a", SigningKey: make([]byte, 32), CreatedAt: now, LastSeenAt: now}
-	must(t, st.CreateDevice(ctx, d, []byte("t1")))
-	must(t, st.CreateConversation(ctx, &wache.Conversation{ID: "c", OrgID: "o", Kind: wache.ConvGroup, Name: "g", CreatedBy: "u", CreatedAt: now},
-		[]wache.Member{{ConvID: "c", UserID: "u", Role: wache.MemberAdmin, JoinedAt: now}}))
+	st, u, d, _ := oneUser(t, ctx)
 	br := inproc.New()
 	defer br.Close()
 	var mu sync.Mutex
