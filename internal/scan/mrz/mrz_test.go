@@ -412,3 +412,92 @@ func TestTwoUnsurePositions(t *testing.T) {
 		t.Errorf("without the confidence rule the plain reading passes: %+v", r.Fields)
 	}
 }
+
+// The confidence gap of a field without check digit is measured among the
+// readings the field allows: a digit close behind its look-alike letter in
+// a name is no doubt (names hold no digits), another letter is; a state
+// code's gap is to the next known code, so an alternative that forms no
+// code does not count, another real code does.
+func TestMinConfidenceFieldKinds(t *testing.T) {
+	lines := []string{"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"}
+	for _, tc := range []struct {
+		name  string
+		line  int
+		at    int
+		pos   Position
+		field string
+		valid bool
+	}{
+		{"name O, 0 close", 0, 11, Position{{'O', 0}, {'0', 0.5}, {'D', 5}}, "name", true},
+		{"name O, D close", 0, 11, Position{{'O', 0}, {'D', 0.5}, {'0', 0.6}}, "name", false},
+		{"name O, 0 close then D", 0, 11, Position{{'O', 0}, {'0', 0.5}, {'D', 1.5}}, "name", false},
+		{"name S, 5 close", 0, 9, Position{{'S', 0}, {'5', 0.3}}, "name", true},
+		{"name I, 1 close", 0, 7, Position{{'I', 0}, {'1', 0.2}}, "name", true},
+		{"state UTO, 0 close", 0, 4, Position{{'O', 0}, {'0', 0.5}, {'D', 6}}, "issuing_state", true},
+		// UTD is no code: the D does not make UTO doubtful.
+		{"state UTO, D close (no code)", 0, 4, Position{{'O', 0}, {'D', 0.5}}, "issuing_state", true},
+		// UUO is no code either.
+		{"nationality UTO, U close to T (no code)", 1, 11, Position{{'T', 0}, {'U', 0.5}}, "nationality", true},
+		{"sex F, E close (not a sex)", 1, 20, Position{{'F', 0}, {'E', 0.5}}, "sex", true},
+		{"sex F, M close", 1, 20, Position{{'F', 0}, {'M', 0.5}}, "sex", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pos := make([][]Position, 2)
+			for i, l := range lines {
+				for j := 0; j < len(l); j++ {
+					pos[i] = append(pos[i], Position{{Char: l[j]}})
+				}
+			}
+			pos[tc.line][tc.at] = tc.pos
+			o := opts()
+			o.MinConfidence = 2.5
+			r, err := ParsePositions(pos, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Fields[tc.field].Valid; got != tc.valid {
+				t.Errorf("%s valid = %v, want %v (%+v)", tc.field, got, tc.valid, r.Fields[tc.field])
+			}
+			if r.Valid != tc.valid {
+				t.Errorf("result valid = %v, want %v: %+v", r.Valid, tc.valid, r.Fields)
+			}
+			if r.Valid && strings.Join(r.Lines, "\n") != strings.Join(lines, "\n") {
+				t.Errorf("lines %q, want %q", r.Lines, lines)
+			}
+		})
+	}
+}
+
+// A state code close to another real code is refused: AUT read with an S
+// close behind the T is AUS (Australia) as well.
+func TestMinConfidenceKnownCodes(t *testing.T) {
+	// The ICAO specimen with Austria for Utopia: state codes take part in
+	// no check digit.
+	lines := []string{"P<AUTERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36AUT7408122F1204159ZE184226B<<<<<10"}
+	pos := make([][]Position, 2)
+	for i, l := range lines {
+		for j := 0; j < len(l); j++ {
+			pos[i] = append(pos[i], Position{{Char: l[j]}})
+		}
+	}
+	o := opts()
+	o.MinConfidence = 2.5
+	r, err := ParsePositions(pos, o)
+	if err != nil || !r.Valid {
+		t.Fatalf("plain reading: %v %+v", err, r)
+	}
+	for _, tc := range []struct {
+		line, at int
+		field    string
+	}{{0, 4, "issuing_state"}, {1, 12, "nationality"}} {
+		pos[tc.line][tc.at] = Position{{'T', 0}, {'S', 1}}
+		if r, _ := ParsePositions(pos, o); r.Valid || r.Fields[tc.field].Problem != "uncertain reading" {
+			t.Errorf("%s: AUT/AUS close call accepted: %+v", tc.field, r.Fields[tc.field])
+		}
+		pos[tc.line][tc.at] = Position{{'T', 0}, {'S', 3}}
+		if r, _ := ParsePositions(pos, o); !r.Valid {
+			t.Errorf("%s: AUT clearly ahead of AUS refused: %+v", tc.field, r.Fields)
+		}
+		pos[tc.line][tc.at] = Position{{Char: 'T'}}
+	}
+}
