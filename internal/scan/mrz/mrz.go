@@ -710,7 +710,9 @@ func (p *parser) confidence(l layout) {
 				continue
 			}
 			for i := s.from; i < s.to; i++ {
-				if len(p.pos[s.line][i]) < 2 {
+				if len(p.pos[s.line][i]) < 2 || p.fixed[s.line][i] {
+					// One reading, or settled by a passing check digit
+					// (TD1/TD2 optional data is covered by the composite).
 					continue
 				}
 				if cc, other, ok := gap(s.line, i, k); !ok || other-cc < p.opt.MinConfidence {

@@ -501,3 +501,45 @@ func TestMinConfidenceKnownCodes(t *testing.T) {
 		pos[tc.line][tc.at] = Position{{Char: 'T'}}
 	}
 }
+
+// A position without its own check digit that the composite covers (TD1
+// optional data) is settled by the composite: a close call there is no
+// doubt once the composite passes with a clear margin, and stays one when
+// it does not.
+func TestMinConfidenceCoveredByComposite(t *testing.T) {
+	lines := []string{"IDD<<T220001293<<<<<<<<<<<<<<<", "6408125<2010315D<<<<<<<<<<<<<4", "MUSTERMANN<<ERIKA<<<<<<<<<<<<<"}
+	build := func() [][]Position {
+		pos := make([][]Position, 3)
+		for i, l := range lines {
+			for j := 0; j < len(l); j++ {
+				pos[i] = append(pos[i], Position{{Char: l[j]}})
+			}
+		}
+		return pos
+	}
+	o := opts()
+	o.MinConfidence = 2.5
+	o.Margin = 3
+	o.MaxRepairCost = 4
+	// '<' read, '2' close behind: '2' would change the composite sum.
+	pos := build()
+	pos[0][29] = Position{{'<', 0}, {'2', 0.5}}
+	r, err := ParsePositions(pos, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Valid || strings.Join(r.Lines, "\n") != strings.Join(lines, "\n") {
+		t.Errorf("close call settled by the composite refused: %+v %q", r.Fields, r.Lines)
+	}
+	// With the composite digit itself in doubt, nothing settles it.
+	pos[1][29] = Position{{'4', 0}, {'1', 0.4}}
+	if r, _ := ParsePositions(pos, o); r.Valid {
+		t.Errorf("two close calls in the composite accepted: %+v", r.Fields)
+	}
+	// The name is covered by no check: a close call there stays one.
+	pos = build()
+	pos[2][3] = Position{{'T', 0}, {'I', 0.5}}
+	if r, _ := ParsePositions(pos, o); r.Valid || r.Fields["name"].Problem != "uncertain reading" {
+		t.Errorf("close call in the name accepted: %+v", r.Fields["name"])
+	}
+}

@@ -14,8 +14,12 @@ import "math"
 //
 // A step 10 % off the linear pitch costs unit (the caller scales the mean
 // ink per cell by the grid's stiffness), empty the core ink below which a cell
-// counts as bare paper. pre is the prefix sum of p.
-func alignCells(p []float32, pre []float64, lin []float64, pp, q float64, xs, xe int, tight bool, unit, empty float64) []float64 {
+// counts as bare paper. pre is the prefix sum of p. ev, when not nil,
+// holds per column the classifier's evidence for a glyph cell centred
+// there (0 for a clean read, negative nats for a poor one), added at evW
+// per nat: ink and gaps alone cannot tell an H (two strokes and a thin
+// bar) from two narrow glyphs, the classifier can.
+func alignCells(p []float32, pre []float64, lin []float64, pp, q float64, xs, xe int, tight bool, unit, empty float64, ev []float32, evW float64) []float64 {
 	n := len(lin)
 	if n < 2 || unit <= 0 {
 		return nil
@@ -54,6 +58,9 @@ func alignCells(p []float32, pre []float64, lin []float64, pp, q float64, xs, xe
 		s := core
 		if core < empty {
 			s -= 4 * (empty - core)
+		}
+		if ev != nil {
+			s += evW * float64(ev[x])
 		}
 		return s
 	}
@@ -109,6 +116,74 @@ func alignCells(p []float32, pre []float64, lin []float64, pp, q float64, xs, xe
 		out[k] = float64(arg)
 		if k > 0 {
 			arg = int(from[k][arg-lo[k]])
+		}
+	}
+	return out
+}
+
+// sharedGrid places one grid for all lines of a zone. The lines of an MRZ
+// are printed with the same pitch, character k of every line above one
+// another, so the column profiles of all lines, mapped onto the first
+// line's ink extent (each line's extent stretched to it), are summed and
+// the grid is fitted to that sum: a line whose own ink misleads the
+// alignment (wide N, M, H read as two narrow glyphs, a stretch of glare)
+// is held by the gaps of the others. The centres are mapped back to each
+// line. evs, when given, are the lines' classifier evidence (see
+// strip.evidence), mapped and summed the same way.
+func sharedGrid(geo []lineGeo, n int, tight bool, stiff float64, evs [][]float32, evW float64) [][]float64 {
+	if len(geo) < 2 {
+		return nil
+	}
+	r := geo[0]
+	span0 := float64(r.xe - r.xs)
+	if r.xs < 0 || span0 <= 0 {
+		return nil
+	}
+	scale := make([]float64, len(geo))
+	for i, g := range geo {
+		if g.xs < 0 || g.xe <= g.xs {
+			return nil
+		}
+		scale[i] = float64(g.xe-g.xs) / span0
+	}
+	// at maps column x of the first line into line i.
+	at := func(i int, x float64) float64 { return float64(geo[i].xs) + (x-float64(r.xs))*scale[i] }
+	interp := func(v []float32, x float64) float32 {
+		if x < 0 || x > float64(len(v)-1) {
+			return 0
+		}
+		a := int(x)
+		b := min(a+1, len(v)-1)
+		t := float32(x - float64(a))
+		return v[a]*(1-t) + v[b]*t
+	}
+	joint := make([]float32, len(r.prof))
+	var ev []float32
+	if evs != nil {
+		ev = make([]float32, len(r.prof))
+	}
+	for x := range joint {
+		for i, g := range geo {
+			xi := at(i, float64(x))
+			joint[x] += interp(g.prof, xi)
+			if ev != nil {
+				if xi < 0 || xi > float64(len(evs[i])-1) {
+					ev[x] += -8
+				} else {
+					ev[x] += interp(evs[i], xi)
+				}
+			}
+		}
+	}
+	c := fitGridEv(joint, n, pitchPerCap, stripCap, r.xs, r.xe, tight, stiff, ev, evW)
+	if c == nil {
+		return nil
+	}
+	out := make([][]float64, len(geo))
+	for i := range geo {
+		out[i] = make([]float64, n)
+		for k, x := range c {
+			out[i][k] = at(i, x)
 		}
 	}
 	return out
