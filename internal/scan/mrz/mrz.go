@@ -681,6 +681,11 @@ func (p *parser) date(name, s string, expiry bool) string {
 	return fmt.Sprintf("%04d-%02d-%02d", year, mm, dd)
 }
 
+// codeFirst lists the letters a document code may start with, per line
+// length (ICAO 9303 parts 4-7: a visa's V decides between the formats of
+// one length; 36-character lines also allow P for older passports).
+var codeFirst = map[string]string{TD1: "ACI", TD2: "ACIPV", MRVB: "ACIPV", TD3: "PV", MRVA: "PV"}
+
 // confidence marks fields without their own check digit as uncertain when
 // the reading of one of their positions was a close call: no check digit
 // would catch a misread there. The gap is measured among the readings the
@@ -750,7 +755,27 @@ func (p *parser) confidence(l layout) {
 			p.field(name, false, "uncertain reading")
 		}
 	}
-	check("document_code", kAlpha, l.code)
+	// The first letter of the document code is one of few per format (ICAO
+	// 9303: P or V on 44-character lines, A, C or I on TD1, those and V on
+	// TD2): its gap is to the next of those, a D read behind a P is none.
+	if first := codeFirst[l.format]; first != "" && strings.IndexByte(first, p.chosen[l.code.line][l.code.from]) >= 0 {
+		chosen := p.chosen[l.code.line][l.code.from]
+		cc, other := math.Inf(1), math.Inf(1)
+		for _, a := range p.cands(l.code.line, l.code.from, kAlpha) {
+			switch {
+			case a.Char == chosen:
+				cc = math.Min(cc, a.Cost)
+			case strings.IndexByte(first, a.Char) >= 0:
+				other = math.Min(other, a.Cost)
+			}
+		}
+		if math.IsInf(cc, 1) || other-cc < p.opt.MinConfidence {
+			p.field("document_code", false, "uncertain reading")
+		}
+		check("document_code", kAlpha, sp(l.code.line, l.code.from+1, l.code.to))
+	} else {
+		check("document_code", kAlpha, l.code)
+	}
 	country("issuing_state", l.state)
 	check("name", kAlpha, l.name)
 	check("sex", kSex, l.sex)

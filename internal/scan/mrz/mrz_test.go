@@ -543,3 +543,91 @@ func TestMinConfidenceCoveredByComposite(t *testing.T) {
 		t.Errorf("close call in the name accepted: %+v", r.Fields["name"])
 	}
 }
+
+// A forced look-alike (I → 1 in a German serial, where I is not allowed)
+// is a guess the check digit cannot vouch for: 1 and L carry the same
+// value mod 10. With ranked alternatives it counts only when the
+// classifier read the look-alike as well.
+func TestForcedGuessNeedsReading(t *testing.T) {
+	// L and 1 give the same check digit: both lines are valid MRZs.
+	lines := []string{"P<D<<HOFMANN<<WILHELM<FELIX<<<<<<<<<<<<<<<<<", "LNRG2JYLH8D<<5405079<3009211<<<<<<<<<<<<<<04"}
+	for _, tc := range []struct {
+		name  string
+		pos   Position
+		valid bool
+		first byte
+	}{
+		{"I read, neither 1 nor L among the readings", Position{{'I', 0}, {'4', 0.5}, {'3', 1.04}}, false, 0},
+		{"I read, 1 close behind", Position{{'I', 0}, {'1', 0.4}}, true, '1'},
+		{"L read", Position{{'L', 0}, {'I', 3}}, true, 'L'},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pos := make([][]Position, 2)
+			for i, l := range lines {
+				for j := 0; j < len(l); j++ {
+					pos[i] = append(pos[i], Position{{Char: l[j]}})
+				}
+			}
+			pos[1][0] = tc.pos
+			o := opts()
+			o.MinConfidence = 2.5
+			o.Margin = 3
+			o.MaxRepairCost = 4
+			r, err := ParsePositions(pos, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Valid != tc.valid {
+				t.Fatalf("valid = %v, want %v: %+v", r.Valid, tc.valid, r.Fields)
+			}
+			if tc.valid && r.Lines[1][0] != tc.first {
+				t.Errorf("document number %q", r.DocumentNumber)
+			}
+			if !tc.valid && r.Fields["document_number"].Problem != "uncertain reading" {
+				t.Errorf("document_number: %+v", r.Fields["document_number"])
+			}
+		})
+	}
+	// Text input keeps the forced repair (one reading per position).
+	r, err := ParseText("P<D<<HOFMANN<<WILHELM<FELIX<<<<<<<<<<<<<<<<<\nINRG2JYLH8D<<5405079<3009211<<<<<<<<<<<<<<04", opts())
+	if err != nil || !r.Valid || r.DocumentNumber != "1NRG2JYLH" {
+		t.Errorf("text: %v %+v", err, r)
+	}
+}
+
+// The first letter of the document code is measured against the letters
+// its format allows: a D close behind the P of a passport is no doubt (no
+// 44-character document starts with D), a V (a visa) is.
+func TestMinConfidenceDocumentCode(t *testing.T) {
+	lines := []string{"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"}
+	for _, tc := range []struct {
+		name  string
+		at    int
+		pos   Position
+		valid bool
+	}{
+		{"P, D close", 0, Position{{'P', 0}, {'D', 2.36}, {'1', 2.5}}, true},
+		{"P, V close", 0, Position{{'P', 0}, {'V', 1.5}}, false},
+		{"P, V far", 0, Position{{'P', 0}, {'V', 4}}, true},
+		{"second letter <, C close", 1, Position{{'<', 0}, {'C', 1}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pos := make([][]Position, 2)
+			for i, l := range lines {
+				for j := 0; j < len(l); j++ {
+					pos[i] = append(pos[i], Position{{Char: l[j]}})
+				}
+			}
+			pos[0][tc.at] = tc.pos
+			o := opts()
+			o.MinConfidence = 2.5
+			r, err := ParsePositions(pos, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Valid != tc.valid {
+				t.Errorf("valid = %v, want %v: %+v", r.Valid, tc.valid, r.Fields["document_code"])
+			}
+		})
+	}
+}

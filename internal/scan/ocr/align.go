@@ -14,12 +14,8 @@ import "math"
 //
 // A step 10 % off the linear pitch costs unit (the caller scales the mean
 // ink per cell by the grid's stiffness), empty the core ink below which a cell
-// counts as bare paper. pre is the prefix sum of p. ev, when not nil,
-// holds per column the classifier's evidence for a glyph cell centred
-// there (0 for a clean read, negative nats for a poor one), added at evW
-// per nat: ink and gaps alone cannot tell an H (two strokes and a thin
-// bar) from two narrow glyphs, the classifier can.
-func alignCells(p []float32, pre []float64, lin []float64, pp, q float64, xs, xe int, tight bool, unit, empty float64, ev []float32, evW float64) []float64 {
+// counts as bare paper. pre is the prefix sum of p.
+func alignCells(p []float32, pre []float64, lin []float64, pp, q float64, xs, xe int, tight bool, unit, empty float64) []float64 {
 	n := len(lin)
 	if n < 2 || unit <= 0 {
 		return nil
@@ -58,9 +54,6 @@ func alignCells(p []float32, pre []float64, lin []float64, pp, q float64, xs, xe
 		s := core
 		if core < empty {
 			s -= 4 * (empty - core)
-		}
-		if ev != nil {
-			s += evW * float64(ev[x])
 		}
 		return s
 	}
@@ -128,9 +121,8 @@ func alignCells(p []float32, pre []float64, lin []float64, pp, q float64, xs, xe
 // the grid is fitted to that sum: a line whose own ink misleads the
 // alignment (wide N, M, H read as two narrow glyphs, a stretch of glare)
 // is held by the gaps of the others. The centres are mapped back to each
-// line. evs, when given, are the lines' classifier evidence (see
-// strip.evidence), mapped and summed the same way.
-func sharedGrid(geo []lineGeo, n int, tight bool, stiff float64, evs [][]float32, evW float64) [][]float64 {
+// line.
+func sharedGrid(geo []lineGeo, n int, tight bool, stiff float64) [][]float64 {
 	if len(geo) < 2 {
 		return nil
 	}
@@ -158,24 +150,12 @@ func sharedGrid(geo []lineGeo, n int, tight bool, stiff float64, evs [][]float32
 		return v[a]*(1-t) + v[b]*t
 	}
 	joint := make([]float32, len(r.prof))
-	var ev []float32
-	if evs != nil {
-		ev = make([]float32, len(r.prof))
-	}
 	for x := range joint {
 		for i, g := range geo {
-			xi := at(i, float64(x))
-			joint[x] += interp(g.prof, xi)
-			if ev != nil {
-				if xi < 0 || xi > float64(len(evs[i])-1) {
-					ev[x] += -8
-				} else {
-					ev[x] += interp(evs[i], xi)
-				}
-			}
+			joint[x] += interp(g.prof, at(i, float64(x)))
 		}
 	}
-	c := fitGridEv(joint, n, pitchPerCap, stripCap, r.xs, r.xe, tight, stiff, ev, evW)
+	c := fitGrid(joint, n, pitchPerCap, stripCap, r.xs, r.xe, tight, stiff)
 	if c == nil {
 		return nil
 	}

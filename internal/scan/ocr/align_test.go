@@ -113,7 +113,7 @@ func TestSharedGridWideGlyphs(t *testing.T) {
 			if w, _ := off(own, truth[0]); w <= 0.25*pitch {
 				t.Fatalf("the line's own grid already fits (worst %.1f px): the case tests nothing", w)
 			}
-			cs := sharedGrid(geo, n, true, alignStiff, nil, 0)
+			cs := sharedGrid(geo, n, true, alignStiff)
 			if len(cs) != 2 {
 				t.Fatalf("got %d lines", len(cs))
 			}

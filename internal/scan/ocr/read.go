@@ -199,7 +199,7 @@ func (e Extraction) alternates() []Extraction {
 	var out []Extraction
 	// One grid for all lines first: the lines share pitch and columns.
 	for _, stiff := range []float64{alignStiff, alignStiff / 3} {
-		if cs := sharedGrid(e.geo, n, true, stiff, nil, 0); cs != nil {
+		if cs := sharedGrid(e.geo, n, true, stiff); cs != nil {
 			alt := Extraction{}
 			for i, g := range e.geo {
 				alt.Lines = append(alt.Lines, g.s.cells(cs[i]))

@@ -266,13 +266,6 @@ func (s *strip) extendInk(p []float32, xs, xe int, maxGap float64) (int, int) {
 // cost for a step off the linear pitch (see alignCells); 0 keeps the
 // linear fit.
 func fitGrid(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int, tight bool, stiff float64) []float64 {
-	return fitGridEv(p, n, pitchPerCap, capPx, xs, xe, tight, stiff, nil, 0)
-}
-
-// fitGridEv is fitGrid with the classifier's evidence ev (per strip
-// column: how well a glyph cell centred there reads, see strip.evidence)
-// added to the alignment's cell score at evW mean cell inks per nat.
-func fitGridEv(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int, tight bool, stiff float64, ev []float32, evW float64) []float64 {
 	if xs < 0 || xe-xs < n || xe >= len(p) {
 		return nil
 	}
@@ -362,7 +355,7 @@ func fitGridEv(p []float32, n int, pitchPerCap float64, capPx int, xs, xe int, t
 		centres[k] = bestO + float64(k)*bestP + bestQ*float64(k*(k-1))/2
 	}
 	if stiff > 0 {
-		if c := alignCells(p, pre, centres, bestP, bestQ, xs, xe, tight, stiff*total/float64(n), emptyBelow, ev, evW*total/float64(n)); c != nil {
+		if c := alignCells(p, pre, centres, bestP, bestQ, xs, xe, tight, stiff*total/float64(n), emptyBelow); c != nil {
 			centres = c
 		}
 	}
@@ -474,61 +467,4 @@ func (s *strip) bilinear(x, y float64) float32 {
 	x1, y1 := min(x0+1, s.w-1), min(y0+1, s.h-1)
 	fx, fy := float32(x-float64(x0)), float32(y-float64(y0))
 	return (s.at(x0, y0)*(1-fx)+s.at(x1, y0)*fx)*(1-fy) + (s.at(x0, y1)*(1-fx)+s.at(x1, y1)*fx)*fy
-}
-
-// evidence returns, per strip column, how well a glyph cell centred there
-// reads: the classifier's best log-probability (0 for a confident read,
-// negative nats for a cut between two glyphs or through half of one). The
-// pitch and capital band at a column are those of the nearest cell of the
-// grid given (centres). Columns are classified every evStep pixels and
-// interpolated between; columns outside the grid's reach score evFloor.
-func (s *strip) evidence(m *Model, centres []float64) []float32 {
-	const evStep = 2
-	const evFloor = -8
-	n := len(centres)
-	ev := make([]float32, s.w)
-	for i := range ev {
-		ev[i] = evFloor
-	}
-	if n < 2 {
-		return ev
-	}
-	type cellGeo struct {
-		pitch    float64
-		top, bot int
-	}
-	geo := make([]cellGeo, n)
-	for k, c := range centres {
-		a, b := max(0, k-1), min(n-1, k+1)
-		pitch := (centres[b] - centres[a]) / float64(b-a)
-		top, bot := s.localBand(c, pitch)
-		geo[k] = cellGeo{pitch, top, bot}
-	}
-	from := max(0, int(centres[0]-1.5*geo[0].pitch))
-	to := min(s.w-1, int(centres[n-1]+1.5*geo[n-1].pitch))
-	f := make([]float32, NumFeatures)
-	k := 0
-	prevX, prevV := -1, float32(0)
-	for x := from; x <= to; x += evStep {
-		for k+1 < n && math.Abs(centres[k+1]-float64(x)) < math.Abs(centres[k]-float64(x)) {
-			k++
-		}
-		g := geo[k]
-		s.featuresBand(float64(x), g.pitch, g.top, g.bot, f)
-		sc := m.Scores(f)
-		best := sc[0]
-		for _, v := range sc[1:] {
-			best = math.Max(best, v)
-		}
-		v := float32(math.Max(best, evFloor))
-		ev[x] = v
-		if prevX >= 0 {
-			for i := prevX + 1; i < x; i++ {
-				t := float32(i-prevX) / float32(x-prevX)
-				ev[i] = prevV*(1-t) + v*t
-			}
-		}
-		prevX, prevV = x, v
-	}
-	return ev
 }
