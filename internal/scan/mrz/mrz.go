@@ -755,9 +755,9 @@ func (p *parser) confidence(l layout) {
 			p.field(name, false, "uncertain reading")
 		}
 	}
-	// The first letter of the document code is one of few per format (ICAO
-	// 9303: P or V on 44-character lines, A, C or I on TD1, those and V on
-	// TD2): its gap is to the next of those, a D read behind a P is none.
+	// The first letter of the document code is one of few per format (see
+	// codeFirst): its gap is to the next of those; a D read behind the P of
+	// a passport is none.
 	if first := codeFirst[l.format]; first != "" && strings.IndexByte(first, p.chosen[l.code.line][l.code.from]) >= 0 {
 		chosen := p.chosen[l.code.line][l.code.from]
 		cc, other := math.Inf(1), math.Inf(1)

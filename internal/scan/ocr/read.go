@@ -165,10 +165,10 @@ func (s *strip) cells(centres []float64) [][]float32 {
 
 // alternates returns the zone cut again with other grid assumptions, for
 // a zone whose first reading failed its checks: one grid shared by all
-// lines (see sharedGrid), the grid searched without trusting the ink extent, for two-line zones the other line length (36 or
-// 44), stiffer and looser cell alignments, and the linear grid without
-// the alignment. Only a reading whose check digits all pass is taken from
-// them.
+// lines (see sharedGrid), the grid searched without trusting the ink
+// extent, for two-line zones the other line length (36 or 44), stiffer
+// and looser cell alignments, and the linear grid without the alignment.
+// Only a reading whose check digits all pass is taken from them.
 func (e Extraction) alternates() []Extraction {
 	if len(e.geo) == 0 {
 		return nil
