@@ -10,6 +10,7 @@ package mrz
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -680,45 +681,107 @@ func (p *parser) date(name, s string, expiry bool) string {
 	return fmt.Sprintf("%04d-%02d-%02d", year, mm, dd)
 }
 
+// codeFirst lists the letters a document code may start with, per line
+// length (ICAO 9303 parts 4-7: a visa's V decides between the formats of
+// one length; 36-character lines also allow P for older passports).
+var codeFirst = map[string]string{TD1: "ACI", TD2: "ACIPV", MRVB: "ACIPV", TD3: "PV", MRVA: "PV"}
+
 // confidence marks fields without their own check digit as uncertain when
 // the reading of one of their positions was a close call: no check digit
-// would catch a misread there.
+// would catch a misread there. The gap is measured among the readings the
+// field allows, with impossible ones mapped as in repair: a name or code
+// cannot hold a digit, so a '0' close behind an 'O' there is evidence for
+// the O, not a doubt. A state code must be a known code: its gap is to the
+// cheapest other known code, not to any other character.
 func (p *parser) confidence(l layout) {
-	check := func(name string, spans ...span) {
+	// gap returns the cost of the chosen reading at (line, i) and of the
+	// cheapest other reading of kind k; ok is false when the chosen one is
+	// not among them at all.
+	gap := func(line, i int, k kind) (cc, other float64, ok bool) {
+		chosen := p.chosen[line][i]
+		other = math.Inf(1)
+		for _, a := range p.cands(line, i, k) {
+			if a.Char == chosen && !ok {
+				cc, ok = a.Cost, true
+			} else if a.Char != chosen {
+				other = math.Min(other, a.Cost)
+			}
+		}
+		return cc, other, ok
+	}
+	check := func(name string, k kind, spans ...span) {
 		for _, s := range spans {
 			if s.to == 0 {
 				continue
 			}
 			for i := s.from; i < s.to; i++ {
-				alts := p.pos[s.line][i]
-				if len(alts) < 2 {
+				if len(p.pos[s.line][i]) < 2 || p.fixed[s.line][i] {
+					// One reading, or settled by a passing check digit
+					// (TD1/TD2 optional data is covered by the composite).
 					continue
 				}
-				// The gap between the chosen reading and the best other one.
-				chosen := p.chosen[s.line][i]
-				var cc float64 = -1
-				other := -1.0
-				for _, a := range alts {
-					if a.Char == chosen && cc < 0 {
-						cc = a.Cost
-					} else if other < 0 || a.Cost < other {
-						other = a.Cost
-					}
-				}
-				if cc < 0 || (other >= 0 && other-cc < p.opt.MinConfidence) {
+				if cc, other, ok := gap(s.line, i, k); !ok || other-cc < p.opt.MinConfidence {
 					p.field(name, false, "uncertain reading")
 					return
 				}
 			}
 		}
 	}
-	check("document_code", l.code)
-	check("issuing_state", l.state)
-	check("name", l.name)
-	check("sex", l.sex)
-	check("nationality", l.nationality)
-	if !l.hasOpt1Check {
-		check("optional_data", l.opt1)
+	country := func(name string, s span) {
+		code := p.text(s)
+		if !KnownCountry(code) || !validFillers(code) {
+			check(name, kAlpha, s) // already invalid; keep the plain rule
+			return
+		}
+		c := [3][]Alt{p.cands(s.line, s.from, kAlpha), p.cands(s.line, s.from+1, kAlpha), p.cands(s.line, s.from+2, kAlpha)}
+		cc, other := math.Inf(1), math.Inf(1)
+		for _, a := range c[0] {
+			for _, b := range c[1] {
+				for _, d := range c[2] {
+					alt := string([]byte{a.Char, b.Char, d.Char})
+					if !KnownCountry(alt) || !validFillers(alt) {
+						continue
+					}
+					cost := a.Cost + b.Cost + d.Cost
+					if alt == code {
+						cc = math.Min(cc, cost)
+					} else {
+						other = math.Min(other, cost)
+					}
+				}
+			}
+		}
+		if math.IsInf(cc, 1) || other-cc < p.opt.MinConfidence {
+			p.field(name, false, "uncertain reading")
+		}
 	}
-	check("optional_data_2", l.opt2)
+	// The first letter of the document code is one of few per format (see
+	// codeFirst): its gap is to the next of those; a D read behind the P of
+	// a passport is none.
+	if first := codeFirst[l.format]; first != "" && strings.IndexByte(first, p.chosen[l.code.line][l.code.from]) >= 0 {
+		chosen := p.chosen[l.code.line][l.code.from]
+		cc, other := math.Inf(1), math.Inf(1)
+		for _, a := range p.cands(l.code.line, l.code.from, kAlpha) {
+			switch {
+			case a.Char == chosen:
+				cc = math.Min(cc, a.Cost)
+			case strings.IndexByte(first, a.Char) >= 0:
+				other = math.Min(other, a.Cost)
+			}
+		}
+		if math.IsInf(cc, 1) || other-cc < p.opt.MinConfidence {
+			p.field("document_code", false, "uncertain reading")
+		}
+		check("document_code", kAlpha, sp(l.code.line, l.code.from+1, l.code.to))
+	} else {
+		check("document_code", kAlpha, l.code)
+	}
+	country("issuing_state", l.state)
+	check("name", kAlpha, l.name)
+	check("sex", kSex, l.sex)
+	country("nationality", l.nationality)
+	if !l.hasOpt1Check {
+		check("optional_data", kAlnum, l.opt1)
+	}
+	check("optional_data_2", kAlnum, l.opt2)
 }

@@ -412,3 +412,222 @@ func TestTwoUnsurePositions(t *testing.T) {
 		t.Errorf("without the confidence rule the plain reading passes: %+v", r.Fields)
 	}
 }
+
+// The confidence gap of a field without check digit is measured among the
+// readings the field allows: a digit close behind its look-alike letter in
+// a name is no doubt (names hold no digits), another letter is; a state
+// code's gap is to the next known code, so an alternative that forms no
+// code does not count, another real code does.
+func TestMinConfidenceFieldKinds(t *testing.T) {
+	lines := []string{"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"}
+	for _, tc := range []struct {
+		name  string
+		line  int
+		at    int
+		pos   Position
+		field string
+		valid bool
+	}{
+		{"name O, 0 close", 0, 11, Position{{'O', 0}, {'0', 0.5}, {'D', 5}}, "name", true},
+		{"name O, D close", 0, 11, Position{{'O', 0}, {'D', 0.5}, {'0', 0.6}}, "name", false},
+		{"name O, 0 close then D", 0, 11, Position{{'O', 0}, {'0', 0.5}, {'D', 1.5}}, "name", false},
+		{"name S, 5 close", 0, 9, Position{{'S', 0}, {'5', 0.3}}, "name", true},
+		{"name I, 1 close", 0, 7, Position{{'I', 0}, {'1', 0.2}}, "name", true},
+		{"state UTO, 0 close", 0, 4, Position{{'O', 0}, {'0', 0.5}, {'D', 6}}, "issuing_state", true},
+		// UTD is no code: the D does not make UTO doubtful.
+		{"state UTO, D close (no code)", 0, 4, Position{{'O', 0}, {'D', 0.5}}, "issuing_state", true},
+		// UUO is no code either.
+		{"nationality UTO, U close to T (no code)", 1, 11, Position{{'T', 0}, {'U', 0.5}}, "nationality", true},
+		{"sex F, E close (not a sex)", 1, 20, Position{{'F', 0}, {'E', 0.5}}, "sex", true},
+		{"sex F, M close", 1, 20, Position{{'F', 0}, {'M', 0.5}}, "sex", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pos := make([][]Position, 2)
+			for i, l := range lines {
+				for j := 0; j < len(l); j++ {
+					pos[i] = append(pos[i], Position{{Char: l[j]}})
+				}
+			}
+			pos[tc.line][tc.at] = tc.pos
+			o := opts()
+			o.MinConfidence = 2.5
+			r, err := ParsePositions(pos, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.Fields[tc.field].Valid; got != tc.valid {
+				t.Errorf("%s valid = %v, want %v (%+v)", tc.field, got, tc.valid, r.Fields[tc.field])
+			}
+			if r.Valid != tc.valid {
+				t.Errorf("result valid = %v, want %v: %+v", r.Valid, tc.valid, r.Fields)
+			}
+			if r.Valid && strings.Join(r.Lines, "\n") != strings.Join(lines, "\n") {
+				t.Errorf("lines %q, want %q", r.Lines, lines)
+			}
+		})
+	}
+}
+
+// A state code close to another real code is refused: AUT read with an S
+// close behind the T is AUS (Australia) as well.
+func TestMinConfidenceKnownCodes(t *testing.T) {
+	// The ICAO specimen with Austria for Utopia: state codes take part in
+	// no check digit.
+	lines := []string{"P<AUTERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36AUT7408122F1204159ZE184226B<<<<<10"}
+	pos := make([][]Position, 2)
+	for i, l := range lines {
+		for j := 0; j < len(l); j++ {
+			pos[i] = append(pos[i], Position{{Char: l[j]}})
+		}
+	}
+	o := opts()
+	o.MinConfidence = 2.5
+	r, err := ParsePositions(pos, o)
+	if err != nil || !r.Valid {
+		t.Fatalf("plain reading: %v %+v", err, r)
+	}
+	for _, tc := range []struct {
+		line, at int
+		field    string
+	}{{0, 4, "issuing_state"}, {1, 12, "nationality"}} {
+		pos[tc.line][tc.at] = Position{{'T', 0}, {'S', 1}}
+		if r, _ := ParsePositions(pos, o); r.Valid || r.Fields[tc.field].Problem != "uncertain reading" {
+			t.Errorf("%s: AUT/AUS close call accepted: %+v", tc.field, r.Fields[tc.field])
+		}
+		pos[tc.line][tc.at] = Position{{'T', 0}, {'S', 3}}
+		if r, _ := ParsePositions(pos, o); !r.Valid {
+			t.Errorf("%s: AUT clearly ahead of AUS refused: %+v", tc.field, r.Fields)
+		}
+		pos[tc.line][tc.at] = Position{{Char: 'T'}}
+	}
+}
+
+// A position without its own check digit that the composite covers (TD1
+// optional data) is settled by the composite: a close call there is no
+// doubt once the composite passes with a clear margin, and stays one when
+// it does not.
+func TestMinConfidenceCoveredByComposite(t *testing.T) {
+	lines := []string{"IDD<<T220001293<<<<<<<<<<<<<<<", "6408125<2010315D<<<<<<<<<<<<<4", "MUSTERMANN<<ERIKA<<<<<<<<<<<<<"}
+	build := func() [][]Position {
+		pos := make([][]Position, 3)
+		for i, l := range lines {
+			for j := 0; j < len(l); j++ {
+				pos[i] = append(pos[i], Position{{Char: l[j]}})
+			}
+		}
+		return pos
+	}
+	o := opts()
+	o.MinConfidence = 2.5
+	o.Margin = 3
+	o.MaxRepairCost = 4
+	// '<' read, '2' close behind: '2' would change the composite sum.
+	pos := build()
+	pos[0][29] = Position{{'<', 0}, {'2', 0.5}}
+	r, err := ParsePositions(pos, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Valid || strings.Join(r.Lines, "\n") != strings.Join(lines, "\n") {
+		t.Errorf("close call settled by the composite refused: %+v %q", r.Fields, r.Lines)
+	}
+	// With the composite digit itself in doubt, nothing settles it.
+	pos[1][29] = Position{{'4', 0}, {'1', 0.4}}
+	if r, _ := ParsePositions(pos, o); r.Valid {
+		t.Errorf("two close calls in the composite accepted: %+v", r.Fields)
+	}
+	// The name is covered by no check: a close call there stays one.
+	pos = build()
+	pos[2][3] = Position{{'T', 0}, {'I', 0.5}}
+	if r, _ := ParsePositions(pos, o); r.Valid || r.Fields["name"].Problem != "uncertain reading" {
+		t.Errorf("close call in the name accepted: %+v", r.Fields["name"])
+	}
+}
+
+// A forced look-alike (I → 1 in a German serial, where I is not allowed)
+// is a guess the check digit cannot vouch for: 1 and L carry the same
+// value mod 10. With ranked alternatives it counts only when the
+// classifier read the look-alike as well.
+func TestForcedGuessNeedsReading(t *testing.T) {
+	// L and 1 give the same check digit: both lines are valid MRZs.
+	lines := []string{"P<D<<HOFMANN<<WILHELM<FELIX<<<<<<<<<<<<<<<<<", "LNRG2JYLH8D<<5405079<3009211<<<<<<<<<<<<<<04"}
+	for _, tc := range []struct {
+		name  string
+		pos   Position
+		valid bool
+		first byte
+	}{
+		{"I read, neither 1 nor L among the readings", Position{{'I', 0}, {'4', 0.5}, {'3', 1.04}}, false, 0},
+		{"I read, 1 close behind", Position{{'I', 0}, {'1', 0.4}}, true, '1'},
+		{"L read", Position{{'L', 0}, {'I', 3}}, true, 'L'},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pos := make([][]Position, 2)
+			for i, l := range lines {
+				for j := 0; j < len(l); j++ {
+					pos[i] = append(pos[i], Position{{Char: l[j]}})
+				}
+			}
+			pos[1][0] = tc.pos
+			o := opts()
+			o.MinConfidence = 2.5
+			o.Margin = 3
+			o.MaxRepairCost = 4
+			r, err := ParsePositions(pos, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Valid != tc.valid {
+				t.Fatalf("valid = %v, want %v: %+v", r.Valid, tc.valid, r.Fields)
+			}
+			if tc.valid && r.Lines[1][0] != tc.first {
+				t.Errorf("document number %q", r.DocumentNumber)
+			}
+			if !tc.valid && r.Fields["document_number"].Problem != "uncertain reading" {
+				t.Errorf("document_number: %+v", r.Fields["document_number"])
+			}
+		})
+	}
+	// Text input keeps the forced repair (one reading per position).
+	r, err := ParseText("P<D<<HOFMANN<<WILHELM<FELIX<<<<<<<<<<<<<<<<<\nINRG2JYLH8D<<5405079<3009211<<<<<<<<<<<<<<04", opts())
+	if err != nil || !r.Valid || r.DocumentNumber != "1NRG2JYLH" {
+		t.Errorf("text: %v %+v", err, r)
+	}
+}
+
+// The first letter of the document code is measured against the letters
+// its format allows: a D close behind the P of a passport is no doubt (no
+// 44-character document starts with D), a V (a visa) is.
+func TestMinConfidenceDocumentCode(t *testing.T) {
+	lines := []string{"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"}
+	for _, tc := range []struct {
+		name  string
+		at    int
+		pos   Position
+		valid bool
+	}{
+		{"P, D close", 0, Position{{'P', 0}, {'D', 2.36}, {'1', 2.5}}, true},
+		{"P, V close", 0, Position{{'P', 0}, {'V', 1.5}}, false},
+		{"P, V far", 0, Position{{'P', 0}, {'V', 4}}, true},
+		{"second letter <, C close", 1, Position{{'<', 0}, {'C', 1}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pos := make([][]Position, 2)
+			for i, l := range lines {
+				for j := 0; j < len(l); j++ {
+					pos[i] = append(pos[i], Position{{Char: l[j]}})
+				}
+			}
+			pos[0][tc.at] = tc.pos
+			o := opts()
+			o.MinConfidence = 2.5
+			r, err := ParsePositions(pos, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Valid != tc.valid {
+				t.Errorf("valid = %v, want %v: %+v", r.Valid, tc.valid, r.Fields["document_code"])
+			}
+		})
+	}
+}

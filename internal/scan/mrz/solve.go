@@ -154,6 +154,33 @@ func (p *parser) decide(name string, ps []choice, loc func(int) (int, int)) {
 			return
 		}
 	}
+	if p.opt.MinConfidence > 0 {
+		// A reading not allowed in the field is replaced by its look-alike
+		// (I → 1 in a number). That is a guess, and the check digit cannot
+		// vouch for it where the guess has an alias of the same value mod
+		// 10 (1 and L, 8 and S, 6 and G): unless the classifier read the
+		// look-alike too, the field stays unproven.
+		for i, c := range ps {
+			line, j := loc(i)
+			raw := p.pos[line][j]
+			if p.fixed[line][j] || raw[0].Char == c.cands[0].Char {
+				continue
+			}
+			read := false
+			for _, a := range raw {
+				read = read || a.Char == c.cands[0].Char
+			}
+			if !read {
+				for i, c := range ps {
+					line, j := loc(i)
+					p.set(line, j, c.cands[0].Char)
+				}
+				p.field(name, false, "uncertain reading")
+				p.recordCheck(name, ps, loc, false)
+				return
+			}
+		}
+	}
 	plain := 0.0
 	unsure := 0
 	for _, c := range ps {

@@ -113,3 +113,58 @@ func alignCells(p []float32, pre []float64, lin []float64, pp, q float64, xs, xe
 	}
 	return out
 }
+
+// sharedGrid places one grid for all lines of a zone. The lines of an MRZ
+// are printed with the same pitch, character k of every line above one
+// another, so the column profiles of all lines, mapped onto the first
+// line's ink extent (each line's extent stretched to it), are summed and
+// the grid is fitted to that sum: a line whose own ink misleads the
+// alignment (wide N, M, H read as two narrow glyphs, a stretch of glare)
+// is held by the gaps of the others. The centres are mapped back to each
+// line.
+func sharedGrid(geo []lineGeo, n int, tight bool, stiff float64) [][]float64 {
+	if len(geo) < 2 {
+		return nil
+	}
+	r := geo[0]
+	span0 := float64(r.xe - r.xs)
+	if r.xs < 0 || span0 <= 0 {
+		return nil
+	}
+	scale := make([]float64, len(geo))
+	for i, g := range geo {
+		if g.xs < 0 || g.xe <= g.xs {
+			return nil
+		}
+		scale[i] = float64(g.xe-g.xs) / span0
+	}
+	// at maps column x of the first line into line i.
+	at := func(i int, x float64) float64 { return float64(geo[i].xs) + (x-float64(r.xs))*scale[i] }
+	interp := func(v []float32, x float64) float32 {
+		if x < 0 || x > float64(len(v)-1) {
+			return 0
+		}
+		a := int(x)
+		b := min(a+1, len(v)-1)
+		t := float32(x - float64(a))
+		return v[a]*(1-t) + v[b]*t
+	}
+	joint := make([]float32, len(r.prof))
+	for x := range joint {
+		for i, g := range geo {
+			joint[x] += interp(g.prof, at(i, float64(x)))
+		}
+	}
+	c := fitGrid(joint, n, pitchPerCap, stripCap, r.xs, r.xe, tight, stiff)
+	if c == nil {
+		return nil
+	}
+	out := make([][]float64, len(geo))
+	for i := range geo {
+		out[i] = make([]float64, n)
+		for k, x := range c {
+			out[i][k] = at(i, x)
+		}
+	}
+	return out
+}

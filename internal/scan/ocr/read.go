@@ -164,11 +164,11 @@ func (s *strip) cells(centres []float64) [][]float32 {
 }
 
 // alternates returns the zone cut again with other grid assumptions, for
-// a zone whose first reading failed its checks: the grid searched without
-// trusting the ink extent, for two-line zones the other line length (36 or
-// 44), stiffer and looser cell alignments, and the linear grid without
-// the alignment. Only a reading whose check digits all pass is taken from
-// them.
+// a zone whose first reading failed its checks: one grid shared by all
+// lines (see sharedGrid), the grid searched without trusting the ink
+// extent, for two-line zones the other line length (36 or 44), stiffer
+// and looser cell alignments, and the linear grid without the alignment.
+// Only a reading whose check digits all pass is taken from them.
 func (e Extraction) alternates() []Extraction {
 	if len(e.geo) == 0 {
 		return nil
@@ -197,6 +197,17 @@ func (e Extraction) alternates() []Extraction {
 	// too far off for a confident reading.
 	grids = append(grids, grid{n, true, 4 * alignStiff}, grid{n, true, alignStiff / 3}, grid{n, true, 0}, grid{n, false, 0})
 	var out []Extraction
+	// One grid for all lines first: the lines share pitch and columns.
+	for _, stiff := range []float64{alignStiff, alignStiff / 3} {
+		if cs := sharedGrid(e.geo, n, true, stiff); cs != nil {
+			alt := Extraction{}
+			for i, g := range e.geo {
+				alt.Lines = append(alt.Lines, g.s.cells(cs[i]))
+				alt.geo = append(alt.geo, lineGeo{s: g.s, centres: cs[i], prof: g.prof, xs: g.xs, xe: g.xe})
+			}
+			out = append(out, alt)
+		}
+	}
 	for _, gr := range grids {
 		alt := Extraction{}
 		for _, g := range e.geo {

@@ -397,15 +397,36 @@ func (s *strip) localBand(c, pitch float64) (int, int) {
 	}
 	th := 0.3 * prof[best]
 	top, bot := best, best
-	for top > 0 && prof[top-1] >= th {
-		top--
-	}
-	for bot < s.h-1 && prof[bot+1] >= th {
-		bot++
+	// Grow over rows with ink, bridging a short dip: over a few glyphs
+	// the rows between a digit's middle and bottom bars may hold only
+	// thin strokes (3, 9, 2, 5 side by side), and a band cut there
+	// clips the glyphs' lower part (a 9 then reads as O).
+	const bridge = stripCap / 6
+	for {
+		grown := false
+		for d := 1; d <= bridge && top-d >= 0; d++ {
+			if prof[top-d] >= th {
+				top -= d
+				grown = true
+				break
+			}
+		}
+		for d := 1; d <= bridge && bot+d < s.h; d++ {
+			if prof[bot+d] >= th {
+				bot += d
+				grown = true
+				break
+			}
+		}
+		if !grown {
+			break
+		}
 	}
 	// Keep it near the line's band: a stray mark must not stretch it.
 	full := float64(s.bot - s.top + 1)
-	if float64(bot-top+1) < 0.7*full || float64(bot-top+1) > 1.3*full {
+	// Perspective changes the capital height along a line by a tenth or
+	// so; a band much shorter is cut at a dip the bridge did not span.
+	if float64(bot-top+1) < 0.8*full || float64(bot-top+1) > 1.25*full {
 		return s.top, s.bot
 	}
 	return top, bot
