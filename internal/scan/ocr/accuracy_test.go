@@ -16,6 +16,7 @@ import (
 	"github.com/wache/wache"
 	"github.com/wache/wache/internal/scan/mrz"
 	"github.com/wache/wache/internal/scan/synth"
+	"github.com/wache/wache/internal/scan/yjpeg"
 )
 
 var testNow = time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)
@@ -120,7 +121,8 @@ func renderBench(b *testing.B, w, h int) []byte {
 	}
 }
 
-// BenchmarkReadMRZ12MP measures decode + read of a 4000×3000 JPEG.
+// BenchmarkReadMRZ12MP measures decode (image/jpeg, full size and colour:
+// the path before yjpeg) + read of a 4000×3000 JPEG.
 func BenchmarkReadMRZ12MP(b *testing.B) {
 	data := renderBench(b, 4000, 3000)
 	b.ResetTimer()
@@ -131,6 +133,38 @@ func BenchmarkReadMRZ12MP(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, err := ReadMRZ(context.Background(), img, mrz.Options{Now: testNow}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpu)
+}
+
+// BenchmarkReadMRZ12MPLuma is the scanner's path (scan.ReadMRZ): only the
+// luminance, decoded at 1/2 scale (2000×1500) by yjpeg, then read.
+func BenchmarkReadMRZ12MPLuma(b *testing.B) {
+	data := renderBench(b, 4000, 3000)
+	denom := yjpeg.Scale(4000, 3000, 1500)
+	b.ResetTimer()
+	cpu := processCPU()
+	for i := 0; i < b.N; i++ {
+		img, err := yjpeg.Decode(data, denom, 40_000_000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ReadMRZ(context.Background(), img, mrz.Options{Now: testNow}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpu)
+}
+
+// BenchmarkDecodeJPEG12MPLuma is yjpeg's 1/2-scale luminance decode alone.
+func BenchmarkDecodeJPEG12MPLuma(b *testing.B) {
+	data := renderBench(b, 4000, 3000)
+	b.ResetTimer()
+	cpu := processCPU()
+	for i := 0; i < b.N; i++ {
+		if _, err := yjpeg.Decode(data, 2, 40_000_000); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -151,7 +185,7 @@ func BenchmarkReadMRZ12MPDecoded(b *testing.B) {
 	reportCPU(b, cpu)
 }
 
-// BenchmarkDecodeJPEG12MP is the JPEG decoding alone.
+// BenchmarkDecodeJPEG12MP is image/jpeg's decoding alone.
 func BenchmarkDecodeJPEG12MP(b *testing.B) {
 	data := renderBench(b, 4000, 3000)
 	b.ResetTimer()
