@@ -346,12 +346,14 @@ func (d *decoder) block(b *bits, c *scanComp, q *[64]int32, bx, by int) error {
 	return nil
 }
 
-// idct writes the n×n output of one block: columns then rows of the
-// matrix m, skipping coefficient rows and columns that are all zero.
+// idct writes the n×n output of one block: the 1-D transform down the
+// coefficient columns, then along the rows. Output k and n-1-k share
+// their terms (the basis is even in v for even v, odd for odd v), so each
+// 1-D transform computes the even and odd sums once for both.
 func (d *decoder) idct(blk *[64]float32, rows, cols uint8, bx, by int) {
 	n := d.n
-	out := d.out.Pix[by*n*d.out.Stride+bx*n:]
 	stride := d.out.Stride
+	out := d.out.Pix[by*n*stride+bx*n:]
 	if rows == 1 && cols == 1 {
 		v := clamp(blk[0]/8 + 128)
 		for y := 0; y < n; y++ {
@@ -362,35 +364,65 @@ func (d *decoder) idct(blk *[64]float32, rows, cols uint8, bx, by int) {
 		}
 		return
 	}
+	if n == 4 {
+		d.idct4(blk, cols, out, stride)
+		return
+	}
 	var tmp [64]float32 // tmp[k*8+u]: output row k, coefficient column u
+	h := (n + 1) / 2
 	for u := 0; u < 8; u++ {
 		if cols&(1<<u) == 0 {
 			continue
 		}
-		for k := 0; k < n; k++ {
+		for k := 0; k < h; k++ {
 			mk := &d.m[k]
-			var s float32
-			for v := 0; v < 8; v++ {
-				if rows&(1<<v) != 0 {
-					s += mk[v] * blk[v*8+u]
-				}
-			}
-			tmp[k*8+u] = s
+			e := mk[0]*blk[u] + mk[2]*blk[16+u] + mk[4]*blk[32+u] + mk[6]*blk[48+u]
+			o := mk[1]*blk[8+u] + mk[3]*blk[24+u] + mk[5]*blk[40+u] + mk[7]*blk[56+u]
+			tmp[k*8+u] = e + o
+			tmp[(n-1-k)*8+u] = e - o
 		}
 	}
 	for k := 0; k < n; k++ {
 		row := out[k*stride : k*stride+n]
-		t := tmp[k*8 : k*8+8]
-		for j := range row {
+		t := (*[8]float32)(tmp[k*8 : k*8+8])
+		for j := 0; j < h; j++ {
 			mj := &d.m[j]
-			var s float32
-			for u := 0; u < 8; u++ {
-				if cols&(1<<u) != 0 {
-					s += mj[u] * t[u]
-				}
-			}
-			row[j] = clamp(s + 128)
+			e := mj[0]*t[0] + mj[2]*t[2] + mj[4]*t[4] + mj[6]*t[6]
+			o := mj[1]*t[1] + mj[3]*t[3] + mj[5]*t[5] + mj[7]*t[7]
+			row[j] = clamp(e + o + 128)
+			row[n-1-j] = clamp(e - o + 128)
 		}
+	}
+}
+
+// idct4 is idct for 1/2 scale, the scanner's usual case, unrolled (the
+// basis term v = 4 averages to zero over two samples).
+func (d *decoder) idct4(blk *[64]float32, cols uint8, out []uint8, stride int) {
+	a0, a1, a2, a3, a5, a6, a7 := d.m[0][0], d.m[0][1], d.m[0][2], d.m[0][3], d.m[0][5], d.m[0][6], d.m[0][7]
+	b1, b2, b3, b5, b6, b7 := d.m[1][1], d.m[1][2], d.m[1][3], d.m[1][5], d.m[1][6], d.m[1][7]
+	var t [4][8]float32
+	for u := 0; u < 8; u++ {
+		if cols&(1<<u) == 0 {
+			continue
+		}
+		c0, c1, c2, c3 := blk[u], blk[8+u], blk[16+u], blk[24+u]
+		c5, c6, c7 := blk[40+u], blk[48+u], blk[56+u]
+		e0 := a0*c0 + a2*c2 + a6*c6
+		e1 := a0*c0 + b2*c2 + b6*c6
+		o0 := a1*c1 + a3*c3 + a5*c5 + a7*c7
+		o1 := b1*c1 + b3*c3 + b5*c5 + b7*c7
+		t[0][u], t[3][u] = e0+o0, e0-o0
+		t[1][u], t[2][u] = e1+o1, e1-o1
+	}
+	for k := 0; k < 4; k++ {
+		r := &t[k]
+		e0 := a0*r[0] + a2*r[2] + a6*r[6] + 128
+		e1 := a0*r[0] + b2*r[2] + b6*r[6] + 128
+		o0 := a1*r[1] + a3*r[3] + a5*r[5] + a7*r[7]
+		o1 := b1*r[1] + b3*r[3] + b5*r[5] + b7*r[7]
+		row := out[k*stride : k*stride+4]
+		row[0], row[3] = clamp(e0+o0), clamp(e0-o0)
+		row[1], row[2] = clamp(e1+o1), clamp(e1-o1)
 	}
 }
 

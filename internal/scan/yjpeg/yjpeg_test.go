@@ -107,11 +107,11 @@ func encode(t testing.TB, img image.Image, q int) []byte {
 // tightly and the largest one loosely.
 func TestDecodeMatchesReference(t *testing.T) {
 	inputs := map[string][]byte{
-		"go 4:2:0 q90":  encode(t, testImage(203, 157, false), 90),
-		"go 4:2:0 q50":  encode(t, testImage(64, 48, false), 50),
-		"go gray q85":   encode(t, testImage(99, 131, true), 85),
-		"go 1×1 pixel":  encode(t, testImage(1, 1, false), 90),
-		"go 17×9 gray":  encode(t, testImage(17, 9, true), 70),
+		"go 4:2:0 q90": encode(t, testImage(203, 157, false), 90),
+		"go 4:2:0 q50": encode(t, testImage(64, 48, false), 50),
+		"go gray q85":  encode(t, testImage(99, 131, true), 85),
+		"go 1×1 pixel": encode(t, testImage(1, 1, false), 90),
+		"go 17×9 gray": encode(t, testImage(17, 9, true), 70),
 	}
 	files, _ := filepath.Glob("testdata/*.jpg")
 	for _, f := range files {
