@@ -211,3 +211,85 @@ func TestReadMRZNoZone(t *testing.T) {
 		t.Errorf("1×1: err = %v", err)
 	}
 }
+
+// TestMRZAccuracy12MP compares, on 4000×3000 photos, the reading of the
+// full image/jpeg decode with yjpeg's luminance decoded at 1/2 scale (the
+// scanner's path, yjpeg.Scale with a 1500 px short side) and at 1/4.
+// WACHE_SCAN_12MP=40 sets the documents per level (default levels: phone;
+// WACHE_SCAN_LEVELS picks others). Off by default: ~2 CPU-s per document.
+func TestMRZAccuracy12MP(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("WACHE_SCAN_12MP"))
+	if n <= 0 {
+		t.Skip("set WACHE_SCAN_12MP=40 to compare full and scaled decoding at 12 MP")
+	}
+	fonts := loadFonts(t)
+	levels := os.Getenv("WACHE_SCAN_LEVELS")
+	if levels == "" {
+		levels = "phone"
+	}
+	type way struct {
+		name   string
+		decode func([]byte) (image.Image, error)
+	}
+	ways := []way{
+		{"image/jpeg full", func(b []byte) (image.Image, error) { return jpeg.Decode(bytes.NewReader(b)) }},
+		{"yjpeg 1/2", func(b []byte) (image.Image, error) { return yjpeg.Decode(b, 2, 40_000_000) }},
+		{"yjpeg 1/4", func(b []byte) (image.Image, error) { return yjpeg.Decode(b, 4, 40_000_000) }},
+	}
+	var table strings.Builder
+	fmt.Fprintf(&table, "| level | decode | documents | all fields right | flagged invalid | not found | wrong but valid |\n|---|---|---|---|---|---|---|\n")
+	for _, name := range strings.Split(levels, ",") {
+		lvl, ok := synth.Level(name)
+		if !ok {
+			t.Fatalf("no level %q", name)
+		}
+		right := make([]int, len(ways))
+		flagged := make([]int, len(ways))
+		notFound := make([]int, len(ways))
+		wrongValid := make([]int, len(ways))
+		for i := 0; i < n; i++ {
+			rng := rand.New(rand.NewPCG(121212, uint64(i)))
+			doc := synth.RandomDoc(rng)
+			ph, err := synth.RenderDocument(fonts, doc, lvl, 4000, 3000, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for wi, w := range ways {
+				img, err := w.decode(ph.JPEG)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := ReadMRZ(context.Background(), img, mrz.Options{Now: testNow})
+				switch {
+				case wache.ErrorCode(err) == wache.ENOTFOUND:
+					notFound[wi]++
+					got = append(got, "not found")
+					continue
+				case err != nil:
+					t.Fatal(err)
+				}
+				same := strings.Join(r.Lines, "\n") == strings.Join(doc.Lines, "\n")
+				switch {
+				case r.Valid && same:
+					right[wi]++
+					got = append(got, "right")
+				case r.Valid:
+					wrongValid[wi]++
+					got = append(got, "WRONG")
+					t.Errorf("%s #%d %s: wrong result reported valid:\n got %q\nwant %q", name, i, w.name, r.Lines, doc.Lines)
+				default:
+					flagged[wi]++
+					got = append(got, "flagged")
+				}
+			}
+			if os.Getenv("WACHE_SCAN_VERBOSE") != "" {
+				t.Logf("%s #%d %s: %v", name, i, doc.Format, got)
+			}
+		}
+		for wi, w := range ways {
+			fmt.Fprintf(&table, "| %s | %s | %d | %d (%.1f %%) | %d | %d | %d |\n", name, w.name, n, right[wi], 100*float64(right[wi])/float64(n), flagged[wi], notFound[wi], wrongValid[wi])
+		}
+	}
+	t.Logf("MRZ accuracy, 4000×3000 JPEG photos:\n%s", table.String())
+}
