@@ -31,6 +31,9 @@ func (h *huffman) build(counts [16]int, vals []byte, dc bool) error {
 			h.maxcode[l] = code + n - 1
 		}
 		for i := int32(0); i < n; i++ {
+			if code >= 1<<l {
+				return FormatError("bad Huffman code lengths")
+			}
 			if l <= lookBits {
 				e := uint16(l)<<8 | uint16(vals[k])
 				lo := int(code) << (lookBits - l)
@@ -40,9 +43,6 @@ func (h *huffman) build(counts [16]int, vals []byte, dc bool) error {
 			}
 			code++
 			k++
-		}
-		if code > 1<<l {
-			return FormatError("bad Huffman code lengths")
 		}
 		code <<= 1
 	}
