@@ -84,3 +84,26 @@ func TestPlateAccuracyLuma(t *testing.T) {
 	}
 	t.Logf("plate accuracy, phone level:\n%s", table.String())
 }
+
+// BenchmarkReadPlateLuma is BenchmarkReadPlate on the scanner's path: the
+// 1920×1440 photo's luminance by yjpeg (full size: short side < 3000).
+func BenchmarkReadPlateLuma(b *testing.B) {
+	fonts := loadFonts(b)
+	rng := rand.New(rand.NewPCG(99, 98))
+	lvl := synth.PlateLevels[1]
+	ph, err := synth.RenderPlate(fonts, synth.RandomPlate(rng), lvl, 1920, 1440, rng)
+	if err != nil {
+		b.Fatal(err)
+	}
+	denom := yjpeg.Scale(1920, 1440, 1500)
+	b.ResetTimer()
+	cpu := processCPU()
+	for i := 0; i < b.N; i++ {
+		img, err := yjpeg.Decode(ph.JPEG, denom, 40_000_000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ReadPlate(context.Background(), img)
+	}
+	reportCPU(b, cpu)
+}
