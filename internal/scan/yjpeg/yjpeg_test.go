@@ -162,6 +162,18 @@ func TestDecodeUnsupported(t *testing.T) {
 func TestDecodeErrors(t *testing.T) {
 	good := encode(t, testImage(40, 30, false), 80)
 	sos := bytes.Index(good, []byte{0xFF, 0xDA})
+	restart, err := os.ReadFile("testdata/420-restart.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first RST marker turned into a stuffed 0xFF data byte.
+	noRST := bytes.Clone(restart)
+	for i := bytes.Index(noRST, []byte{0xFF, 0xDA}) + 2; i+1 < len(noRST); i++ {
+		if noRST[i] == 0xFF && noRST[i+1] >= 0xD0 && noRST[i+1] <= 0xD7 {
+			noRST[i+1] = 0
+			break
+		}
+	}
 	for _, tt := range []struct {
 		name string
 		in   []byte
@@ -173,6 +185,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"cut in the scan", good[:sos+40], 1 << 20},
 		{"cut before the scan", good[:sos], 1 << 20},
 		{"over the pixel limit", good, 40*30 - 1},
+		{"RST marker missing", noRST, 1 << 20},
 		{"garbage after SOI", append([]byte{0xFF, 0xD8}, bytes.Repeat([]byte{0x12}, 50)...), 1 << 20},
 	} {
 		if _, err := Decode(tt.in, 2, tt.max); err == nil {
