@@ -16,6 +16,7 @@ import (
 	"github.com/wache/wache"
 	"github.com/wache/wache/internal/scan/mrz"
 	"github.com/wache/wache/internal/scan/synth"
+	"github.com/wache/wache/internal/scan/yjpeg"
 )
 
 var testNow = time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)
@@ -127,7 +128,8 @@ func renderBench(b *testing.B, w, h int) []byte {
 	}
 }
 
-// BenchmarkReadMRZ12MP measures decode + read of a 4000×3000 JPEG.
+// BenchmarkReadMRZ12MP measures decode (image/jpeg, full size and colour:
+// the path before yjpeg) + read of a 4000×3000 JPEG.
 func BenchmarkReadMRZ12MP(b *testing.B) {
 	data := renderBench(b, 4000, 3000)
 	b.ResetTimer()
@@ -138,6 +140,38 @@ func BenchmarkReadMRZ12MP(b *testing.B) {
 			b.Fatal(err)
 		}
 		if _, err := ReadMRZ(context.Background(), img, mrz.Options{Now: testNow}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpu)
+}
+
+// BenchmarkReadMRZ12MPLuma is the scanner's path (scan.ReadMRZ): only the
+// luminance, decoded at 1/2 scale (2000×1500) by yjpeg, then read.
+func BenchmarkReadMRZ12MPLuma(b *testing.B) {
+	data := renderBench(b, 4000, 3000)
+	denom := yjpeg.Scale(4000, 3000, 1500)
+	b.ResetTimer()
+	cpu := processCPU()
+	for i := 0; i < b.N; i++ {
+		img, err := yjpeg.Decode(data, denom, 40_000_000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ReadMRZ(context.Background(), img, mrz.Options{Now: testNow}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpu)
+}
+
+// BenchmarkDecodeJPEG12MPLuma is yjpeg's 1/2-scale luminance decode alone.
+func BenchmarkDecodeJPEG12MPLuma(b *testing.B) {
+	data := renderBench(b, 4000, 3000)
+	b.ResetTimer()
+	cpu := processCPU()
+	for i := 0; i < b.N; i++ {
+		if _, err := yjpeg.Decode(data, 2, 40_000_000); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -158,7 +192,7 @@ func BenchmarkReadMRZ12MPDecoded(b *testing.B) {
 	reportCPU(b, cpu)
 }
 
-// BenchmarkDecodeJPEG12MP is the JPEG decoding alone.
+// BenchmarkDecodeJPEG12MP is image/jpeg's decoding alone.
 func BenchmarkDecodeJPEG12MP(b *testing.B) {
 	data := renderBench(b, 4000, 3000)
 	b.ResetTimer()
@@ -183,4 +217,93 @@ func TestReadMRZNoZone(t *testing.T) {
 	if _, err := ReadMRZ(context.Background(), tiny, mrz.Options{}); wache.ErrorCode(err) != wache.ENOTFOUND {
 		t.Errorf("1×1: err = %v", err)
 	}
+}
+
+// TestMRZAccuracy12MP compares, on 4000×3000 photos, the reading of the
+// full image/jpeg decode with yjpeg's luminance decoded at 1/2 scale (the
+// scanner's path, yjpeg.Scale with a 1500 px short side) and at 1/4.
+// WACHE_SCAN_12MP=40 sets the documents per level (WACHE_SCAN_12MP_FROM
+// the first document's number; default levels: phone;
+// WACHE_SCAN_LEVELS picks others; "phone-far" is phone with the document
+// filling only 35-50 % of the frame's width). Off by default: ~6 CPU-s
+// per document.
+func TestMRZAccuracy12MP(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("WACHE_SCAN_12MP"))
+	if n <= 0 {
+		t.Skip("set WACHE_SCAN_12MP=40 to compare full and scaled decoding at 12 MP")
+	}
+	fonts := loadFonts(t)
+	levels := os.Getenv("WACHE_SCAN_LEVELS")
+	if levels == "" {
+		levels = "phone"
+	}
+	type way struct {
+		name   string
+		decode func([]byte) (image.Image, error)
+	}
+	ways := []way{
+		{"image/jpeg full", func(b []byte) (image.Image, error) { return jpeg.Decode(bytes.NewReader(b)) }},
+		{"yjpeg 1/2", func(b []byte) (image.Image, error) { return yjpeg.Decode(b, 2, 40_000_000) }},
+		{"yjpeg 1/4", func(b []byte) (image.Image, error) { return yjpeg.Decode(b, 4, 40_000_000) }},
+	}
+	var table strings.Builder
+	fmt.Fprintf(&table, "| level | decode | documents | all fields right | flagged invalid | not found | wrong but valid |\n|---|---|---|---|---|---|---|\n")
+	for _, name := range strings.Split(levels, ",") {
+		lvl, ok := synth.Level(strings.TrimSuffix(name, "-far"))
+		if !ok {
+			t.Fatalf("no level %q", name)
+		}
+		if strings.HasSuffix(name, "-far") {
+			lvl.DocFill = [2]float64{0.35, 0.5}
+		}
+		right := make([]int, len(ways))
+		flagged := make([]int, len(ways))
+		notFound := make([]int, len(ways))
+		wrongValid := make([]int, len(ways))
+		from, _ := strconv.Atoi(os.Getenv("WACHE_SCAN_12MP_FROM"))
+		for i := from; i < from+n; i++ {
+			rng := rand.New(rand.NewPCG(121212, uint64(i)))
+			doc := synth.RandomDoc(rng)
+			ph, err := synth.RenderDocument(fonts, doc, lvl, 4000, 3000, rng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for wi, w := range ways {
+				img, err := w.decode(ph.JPEG)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, err := ReadMRZ(context.Background(), img, mrz.Options{Now: testNow})
+				switch {
+				case wache.ErrorCode(err) == wache.ENOTFOUND:
+					notFound[wi]++
+					got = append(got, "not found")
+					continue
+				case err != nil:
+					t.Fatal(err)
+				}
+				same := strings.Join(r.Lines, "\n") == strings.Join(doc.Lines, "\n")
+				switch {
+				case r.Valid && same:
+					right[wi]++
+					got = append(got, "right")
+				case r.Valid:
+					wrongValid[wi]++
+					got = append(got, "WRONG")
+					t.Errorf("%s #%d %s: wrong result reported valid:\n got %q\nwant %q", name, i, w.name, r.Lines, doc.Lines)
+				default:
+					flagged[wi]++
+					got = append(got, "flagged")
+				}
+			}
+			if os.Getenv("WACHE_SCAN_VERBOSE") != "" {
+				t.Logf("%s #%d %s: %v", name, i, doc.Format, got)
+			}
+		}
+		for wi, w := range ways {
+			fmt.Fprintf(&table, "| %s | %s | %d | %d (%.1f %%) | %d | %d | %d |\n", name, w.name, n, right[wi], 100*float64(right[wi])/float64(n), flagged[wi], notFound[wi], wrongValid[wi])
+		}
+	}
+	t.Logf("MRZ accuracy, 4000×3000 JPEG photos:\n%s", table.String())
 }
