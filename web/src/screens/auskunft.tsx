@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import type { AuskunftKind, AuskunftQuery, AuskunftResult } from '../api';
+import { errCode } from '../api';
 import { w } from '../bridge';
 import { t, type Key } from '../i18n';
 import { signal, useSignal } from '../signal';
@@ -19,7 +20,7 @@ export function PurposeField({ id }: { id: string }) {
   return (
     <>
       <label for={id}>{t('akPurpose')}</label>
-      <input id={id} value={p} list={`${id}-list`} required maxLength={500} autocomplete="off"
+      <input id={id} value={p} list={`${id}-list`} aria-required="true" maxLength={500} autocomplete="off"
         onInput={(e) => lastPurpose.set(e.currentTarget.value)} />
       <datalist id={`${id}-list`}>{purposes.map((x) => <option key={x} value={x} />)}</datalist>
       <p class="hint">{t('akPurposeHint')}</p>
@@ -33,6 +34,18 @@ export async function runQuery(q: Omit<AuskunftQuery, 'purpose'>): Promise<Ausku
   const purpose = lastPurpose.get().trim();
   if (!purpose) throw new Error(t('akPurposeMissing'));
   return w().auskunft({ ...q, purpose });
+}
+
+// akError puts the server's refusals of a query in the officer's words;
+// the bridge's German-first message stays as the detail.
+export function akError(e: unknown): string {
+  const msg = errMsg(e);
+  switch (errCode(e)) {
+    case 'ERATELIMIT': return `${t('akRateLimit')} (${msg})`;
+    case 'EFORBIDDEN': return `${t('akForbidden')} (${msg})`;
+    case 'EINVALID': return /purpose/i.test(msg) ? `${t('akPurposeInvalid')} (${msg})` : msg;
+  }
+  return msg;
 }
 
 const kinds: { k: AuskunftKind; label: Key; field: Key }[] = [
@@ -62,7 +75,7 @@ export function Auskunft() {
     try {
       setRes(await runQuery({ ...q, mode: full && dispatcher ? 'full' : 'wanted' }));
     } catch (e) {
-      if (!handleFatal(e)) setErr(errMsg(e));
+      if (!handleFatal(e)) setErr(akError(e));
     } finally {
       setBusy(false);
     }

@@ -6,7 +6,7 @@ import { handleFatal, errMsg } from '../state';
 import { errCode } from '../api';
 import { Icon } from '../components/icon';
 import { AkResult } from '../components/akresult';
-import { PurposeField, runQuery } from './auskunft';
+import { PurposeField, runQuery, akError } from './auskunft';
 import { grayFromFile, nextPaint } from '../scanimg';
 
 type Mode = 'mrz' | 'plate';
@@ -109,7 +109,7 @@ export function Scanner() {
       // A hit or a warning in any result goes on top.
       out.sort((a, b) => rank(b.r) - rank(a.r));
     } catch (e) {
-      if (!handleFatal(e)) setQErr(errMsg(e));
+      if (!handleFatal(e)) setQErr(akError(e));
     } finally {
       setResults(out);
       setQuerying(false);
