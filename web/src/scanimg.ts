@@ -37,3 +37,12 @@ export async function grayFromFile(file: Blob, maxSide = MaxSide): Promise<GrayI
 export function nextPaint(): Promise<void> {
   return new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
 }
+
+// reveal scrolls the app's content pane so el sits just under the sticky
+// title bar (scrollIntoView would also move the document on some phones).
+export function reveal(el: HTMLElement | null) {
+  const pane = el?.closest('.detail-pane') as HTMLElement | null;
+  if (!el || !pane) return;
+  const bar = pane.querySelector('.bar')?.getBoundingClientRect().height ?? 0;
+  pane.scrollTop += el.getBoundingClientRect().top - pane.getBoundingClientRect().top - bar - 8;
+}

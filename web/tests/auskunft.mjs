@@ -230,6 +230,8 @@ try {
     const bad = await page.locator('.mrz-row[data-valid="0"]').evaluateAll((es) => es.map((e) => e.dataset.field));
     assert.ok(bad.includes('birth_date'), `faulty fields: ${bad}`);
     assert.match(await page.locator('.mrz-row[data-field=birth_date] .tag').innerText(), /fehlerhaft/);
+    assert.match(await page.locator('.mrz-row[data-field=birth_date] .mrz-problem').innerText(), /Prüfziffer stimmt nicht/);
+    assert.match(await page.locator('[data-testid=mrz-failed-checks]').innerText(), /Geburtsdatum/);
     await shot(page, 'scanner-mrz-invalid-phone');
   });
 
@@ -240,9 +242,10 @@ try {
     assert.ok(cands.length === 0 || cands.includes(FX.plate), `candidates ${cands}`);
     if (cands.length > 1) { // picking another reading changes the query, picking back restores it
       const other = cands.find((c) => c !== FX.plate);
-      await page.locator(`input[name=sc-plate][value="${other}"]`).check();
+      await page.locator('.plate-cands').getByText(other, { exact: true }).click();
       assert.equal(await page.locator('[data-testid=plate-picked]').innerText(), other);
-      await page.locator(`input[name=sc-plate][value="${FX.plate}"]`).check();
+      await page.locator('.plate-cands').getByText(FX.plate, { exact: true }).click();
+      assert.equal(await page.locator('[data-testid=plate-picked]').innerText(), FX.plate);
     }
     await page.click('[data-testid=scan-query]');
     await page.locator('[data-testid=ak-result]').waitFor();
@@ -252,8 +255,15 @@ try {
   });
 
   await step('scanner: a 12 MP photo (4000×3000) is scaled and read on the page', async () => {
-    figures.mrz_12mp = await scan(page, 'mrz', FX.mrz_big_photo, 'mrz-result');
-    figures.mrz_12mp.valid = await page.locator('[data-testid=mrz-result]').getAttribute('data-valid');
+    // Three runs: the machine is shared, single timings swing.
+    figures.mrz_12mp = [];
+    for (let i = 0; i < 3; i++) {
+      const m = await scan(page, 'mrz', FX.mrz_big_photo, 'mrz-result');
+      m.valid = await page.locator('[data-testid=mrz-result]').getAttribute('data-valid');
+      assert.equal(m.valid, '1');
+      assert.equal(await page.locator('.mrz-row[data-field=document_number] input').inputValue(), FX.doc_number);
+      figures.mrz_12mp.push(m);
+    }
     log('12 MP:', JSON.stringify(figures.mrz_12mp));
   });
 
@@ -284,7 +294,7 @@ try {
   log('measurements', JSON.stringify(figures));
   if (!failed && process.env.WACHE_SCREENSHOTS) {
     mkdirSync(process.env.WACHE_SCREENSHOTS, { recursive: true });
-    for (const n of ['auskunft-hit-phone', 'auskunft-nohit-phone', 'scanner-mrz-query-phone', 'scanner-mrz-invalid-phone', 'scanner-plate-phone']) {
+    for (const n of ['auskunft-hit-phone', 'auskunft-nohit-phone', 'scanner-mrz-phone', 'scanner-mrz-query-phone', 'scanner-mrz-invalid-phone', 'scanner-plate-phone']) {
       copyFileSync(join(OUT, `${n}.png`), join(process.env.WACHE_SCREENSHOTS, `${n}.png`));
     }
   }

@@ -1,4 +1,4 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { AuskunftKind, AuskunftQuery, AuskunftResult } from '../api';
 import { errCode } from '../api';
 import { w } from '../bridge';
@@ -7,6 +7,7 @@ import { signal, useSignal } from '../signal';
 import { me, handleFatal, errMsg } from '../state';
 import { Icon } from '../components/icon';
 import { AkResult } from '../components/akresult';
+import { reveal } from '../scanimg';
 
 // The purpose of the last query, kept in memory for the next one (a stop
 // usually means several queries for one reason); never stored.
@@ -67,6 +68,9 @@ export function Auskunft() {
   const [err, setErr] = useState('');
   const [res, setRes] = useState<AuskunftResult | null>(null);
   const dispatcher = !!m?.user.roles?.includes('dispatcher');
+  const out = useRef<HTMLDivElement>(null);
+  // On a phone the verdict would sit below the form: bring it up.
+  useEffect(() => { if (res) reveal(out.current); }, [res]);
 
   const run = async (q: Omit<AuskunftQuery, 'purpose'>) => {
     setErr('');
@@ -133,7 +137,7 @@ export function Auskunft() {
         <button class="btn primary" type="submit" disabled={busy}>{busy ? t('akQuerying') : t('akQuery')}</button>
       </form>
       {res && (
-        <div class="pad">
+        <div class="pad ak-out" ref={out}>
           <AkResult r={res} onPlate={(p) => { setKind('plate'); setText(p); run({ kind: 'plate', text: p }); }} />
         </div>
       )}

@@ -1,13 +1,13 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { AuskunftResult, MRZResult, PlateReading } from '../api';
 import { w } from '../bridge';
-import { t, type Key } from '../i18n';
+import { t, lang, type Key } from '../i18n';
 import { handleFatal, errMsg } from '../state';
 import { errCode } from '../api';
 import { Icon } from '../components/icon';
 import { AkResult } from '../components/akresult';
 import { PurposeField, runQuery, akError } from './auskunft';
-import { grayFromFile, nextPaint } from '../scanimg';
+import { grayFromFile, nextPaint, reveal } from '../scanimg';
 
 type Mode = 'mrz' | 'plate';
 type Phase = 'idle' | 'preparing' | 'reading' | 'done' | 'error';
@@ -27,6 +27,30 @@ const mrzRows: { f: keyof MRZResult; label: Key }[] = [
   { f: 'sex', label: 'scSex' },
   { f: 'issuing_state', label: 'scIssuer' },
 ];
+// The recogniser's field problems (internal/scan/mrz) in German; English
+// keeps the original text.
+const problemsDE: Record<string, string> = {
+  'check digit does not match': 'Prüfziffer stimmt nicht',
+  'uncertain reading': 'unsichere Lesung',
+  'not a calendar date': 'kein gültiges Datum',
+  'date holds a non-digit': 'Datum enthält Zeichen, die keine Ziffern sind',
+  'partly unknown': 'teilweise unbekannt',
+  'expiry date missing': 'Ablaufdatum fehlt',
+  'document number missing': 'Dokumentnummer fehlt',
+  'name missing or holds digits': 'Name fehlt oder enthält Ziffern',
+  'sex must be M, F, X or <': 'Geschlecht muss M, F oder X sein',
+  'unknown nationality code': 'unbekannter Staatencode',
+  'unknown state code': 'unbekannter Staatencode',
+  'document code must start with a letter': 'Dokumentart beginnt nicht mit einem Buchstaben',
+};
+const problem = (p: string) => (lang.get() === 'de' ? problemsDE[p] ?? p : p);
+// Check digits by the field they guard (MRZResult.checks[].field).
+const checkLabel: Record<string, Key> = {
+  document_number: 'scNumber', birth_date: 'scBirth', expiry_date: 'scExpiry', optional_data: 'scOptional', composite: 'scComposite',
+};
+// Names share one status ("name").
+const statusKey = (f: string) => (f === 'surname' || f === 'given_names' ? 'name' : f);
+
 const editable = new Set<keyof MRZResult>(['document_number', 'surname', 'given_names', 'birth_date']);
 
 export function Scanner() {
@@ -43,6 +67,11 @@ export function Scanner() {
   const [qErr, setQErr] = useState('');
   const [results, setResults] = useState<{ title: string; r: AuskunftResult }[]>([]);
   const input = useRef<HTMLInputElement>(null);
+  const readOut = useRef<HTMLDivElement>(null);
+  const queryOut = useRef<HTMLDivElement>(null);
+  // On a phone the reading and the verdict would sit below the photo.
+  useEffect(() => { if (phase === 'done') reveal(readOut.current); }, [phase]);
+  useEffect(() => { if (results.length) reveal(queryOut.current); }, [results]);
   useEffect(() => () => { if (preview) URL.revokeObjectURL(preview); }, [preview]);
 
   const reset = () => {
@@ -151,43 +180,49 @@ export function Scanner() {
         {err && <p class="error" role="alert" data-testid="scan-error">{err}</p>}
       </div>
       {mrz && (
-        <div class="pad sc-result" data-testid="mrz-result" data-valid={mrz.valid ? '1' : '0'}>
+        <div class="pad sc-result" ref={readOut} data-testid="mrz-result" data-valid={mrz.valid ? '1' : '0'}>
           <div class={`ak-verdict ${mrz.valid ? 'ok' : 'hit'}`} role={mrz.valid ? 'status' : 'alert'}>
             <Icon name={mrz.valid ? 'check' : 'alert'} /> <strong>{mrz.valid ? t('scValid') : t('scInvalid')}</strong>
             <span>{mrz.format} · {t('scDocType')} {mrz.document_code}</span>
           </div>
           <dl class="mrz-fields">
             {mrzRows.map(({ f, label }) => {
-              const st = mrz.fields?.[f as string];
+              const st = mrz.fields?.[statusKey(f as string)];
               const bad = st && !st.valid;
               return (
                 <div key={f} class={`mrz-row ${bad ? 'bad' : ''}`} data-field={f} data-valid={bad ? '0' : '1'}>
-                  <dt>{t(label)}</dt>
+                  <dt id={`mrz-${f}`}>{t(label)}</dt>
                   <dd>
                     {editable.has(f) ? (
-                      <input value={fields[f as string] ?? ''} aria-label={t(label)} aria-invalid={bad ? 'true' : undefined}
+                      <input value={fields[f as string] ?? ''} aria-labelledby={`mrz-${f}`} aria-invalid={bad ? 'true' : undefined}
                         onInput={(e) => setFields({ ...fields, [f]: e.currentTarget.value })} />
-                    ) : <span>{String(mrz[f] ?? '')}</span>}
-                    <span class={`tag ${bad ? 'bad' : 'ok'}`}>{bad ? `✗ ${t('scFieldBad')}${st?.problem ? ': ' + st.problem : ''}` : `✓ ${t('scFieldOK')}`}</span>
+                    ) : <span class="grow">{String(mrz[f] ?? '')}</span>}
+                    <span class={`tag ${bad ? 'bad' : 'ok'}`}>{bad ? `✗ ${t('scFieldBad')}` : `✓ ${t('scFieldOK')}`}</span>
                   </dd>
+                  {st?.problem && <dd class={`mrz-problem ${bad ? 'bad' : ''}`}>{problem(st.problem)}</dd>}
                 </div>
               );
             })}
           </dl>
+          {mrz.checks.some((c) => !c.ok) && (
+            <p class="error" data-testid="mrz-failed-checks">
+              {t('scFailedChecks')}: {mrz.checks.filter((c) => !c.ok).map((c) => (checkLabel[c.field] ? t(checkLabel[c.field]) : c.field)).join(', ')}
+            </p>
+          )}
           <pre class="mrz-lines" aria-label="MRZ">{mrz.lines.join('\n')}</pre>
         </div>
       )}
       {plate && (
-        <div class="pad sc-result" data-testid="plate-result">
+        <div class="pad sc-result" ref={readOut} data-testid="plate-result">
           <p class="plate-big" aria-live="polite"><span class="plate-text" data-testid="plate-picked">{picked}</span></p>
-          <p class="hint">{t('scReadAs', { text: plate.text })}</p>
+          <p class="hint">{t('scReadAs', { text: plate.text })}{plate.candidates.find((c) => c.plate === picked)?.district_name ? ` · ${plate.candidates.find((c) => c.plate === picked)!.district_name}` : ''}</p>
           {plate.candidates.length > 1 && (
             <fieldset class="plate-cands">
               <legend>{t('scPick')}</legend>
               {plate.candidates.map((c) => (
-                <label key={c.plate} class="radio">
+                <label key={c.plate} class={`chip ${picked === c.plate ? 'on' : ''}`} title={c.district_name}>
                   <input type="radio" name="sc-plate" value={c.plate} checked={picked === c.plate} onChange={() => { setPicked(c.plate); setResults([]); }} />
-                  <span class="plate-text">{c.plate}</span> <small class="muted">{c.district_name}</small>
+                  <span class="plate-text">{c.plate}</span>
                 </label>
               ))}
             </fieldset>
@@ -205,7 +240,7 @@ export function Scanner() {
         </div>
       )}
       {results.length > 0 && (
-        <div class="pad">
+        <div class="pad ak-out" ref={queryOut}>
           {results.map((x, i) => <AkResult key={i} r={x.r} title={x.title} />)}
         </div>
       )}
