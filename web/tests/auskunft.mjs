@@ -180,6 +180,8 @@ try {
     assert.ok(await before(page, '[data-testid=ak-alert]', '[data-testid=ak-person]'));
     const bg = await page.locator('[data-testid=ak-hit]').evaluate((e) => getComputedStyle(e).backgroundColor);
     assert.equal(bg, 'rgb(164, 22, 26)'); // --danger: the red banner
+    assert.ok(await page.locator('#ak-h').isVisible());
+    assert.equal(await page.evaluate(() => document.scrollingElement.scrollTop), 0); // only the pane scrolls
     await shot(page, 'auskunft-hit-phone');
   });
 
@@ -219,12 +221,11 @@ try {
     assert.equal(await first.getAttribute('data-hit'), '1');
     assert.match(await page.locator('[data-testid=ak-result] [data-testid=ak-hit]').first().innerText(), /Festnahme/);
     assert.match((await page.locator('[data-testid=ak-warning]').allInnerTexts()).join('|'), /Bewaffnet/);
-    await page.locator('[data-testid=ak-result]').first().scrollIntoViewIfNeeded();
     await shot(page, 'scanner-mrz-query-phone');
   });
 
   await step('scanner: a failed check digit is marked on its field', async () => {
-    await scan(page, 'mrz', FX.bad_mrz_photo, 'mrz-result');
+    figures.mrz_invalid_1600x1200 = await scan(page, 'mrz', FX.bad_mrz_photo, 'mrz-result');
     assert.equal(await page.locator('[data-testid=mrz-result]').getAttribute('data-valid'), '0');
     assert.match(await page.locator('[data-testid=mrz-result] .ak-verdict').innerText(), /PRÜFZIFFER FALSCH/);
     const bad = await page.locator('.mrz-row[data-valid="0"]').evaluateAll((es) => es.map((e) => e.dataset.field));
@@ -251,6 +252,8 @@ try {
     await page.locator('[data-testid=ak-result]').waitFor();
     assert.match(await page.locator('[data-testid=ak-hit]').innerText(), /Gestohlen/);
     assert.match(await page.locator('[data-testid=ak-vehicle]').innerText(), new RegExp(FX.plate.replace(/[-\s]/g, '.')));
+    assert.ok(await page.locator('#sc-h').isVisible()); // the title bar stays on a long page
+    assert.ok(await page.locator('#sc-h').evaluate((e) => e.getBoundingClientRect().top >= 0));
     await shot(page, 'scanner-plate-phone');
   });
 

@@ -3,13 +3,20 @@
 // right under it, then the alerts with the action to take, then the
 // records. Shown only: nothing here is stored.
 import type { AuskunftResult, AuskunftPerson } from '../api';
-import { t, fmtTime } from '../i18n';
+import { t, fmtTime, lang } from '../i18n';
 import { Icon } from './icon';
 
 function personLine(p: AuskunftPerson): string {
   const name = [p.surname, p.given_names].filter(Boolean).join(', ');
   return p.dob ? `${name} (${t('akBorn', { dob: p.dob })})` : name;
 }
+
+// Document types of the Auskunft data (internal/auskunft DocumentTypes).
+const docTypes: Record<string, [string, string]> = {
+  id_card: ['Personalausweis', 'ID card'], passport: ['Reisepass', 'passport'], driving_licence: ['Führerschein', 'driving licence'],
+  residence_permit: ['Aufenthaltstitel', 'residence permit'], vehicle_registration: ['Fahrzeugschein', 'vehicle registration'], other: ['Sonstiges', 'other'],
+};
+const docType = (k: string) => docTypes[k]?.[lang.get() === 'de' ? 0 : 1] ?? k;
 
 export function AkResult({ r, title, onPlate }: { r: AuskunftResult; title?: string; onPlate?: (plate: string) => void }) {
   const holders = new Map(r.persons.map((p) => [p.id, personLine(p)]));
@@ -101,7 +108,7 @@ export function AkResult({ r, title, onPlate }: { r: AuskunftResult; title?: str
           <ul class="ak-list">
             {r.documents.map((d) => (
               <li key={d.id} data-testid="ak-document">
-                <strong>{d.number}</strong> {d.type}{d.issuing_state ? ` (${d.issuing_state})` : ''}
+                <strong>{d.number}</strong> {docType(d.type)}{d.issuing_state ? ` (${d.issuing_state})` : ''}
                 {d.expiry && <span class="muted"> · {d.expiry}</span>} {d.expired && <span class="tag bad">{t('akExpired')}</span>}
                 {d.holder && holders.get(d.holder) && <><br /><small class="muted">{t('akHolder')}: {holders.get(d.holder)}</small></>}
               </li>

@@ -96,7 +96,7 @@ export function Auskunft() {
   };
   const k = kinds.find((x) => x.k === kind)!;
   return (
-    <section class="page" aria-labelledby="ak-h">
+    <section class="page ak-page" aria-labelledby="ak-h">
       <header class="bar">
         <a class="btn icon-btn back" href="#/" aria-label={t('back')}><Icon name="back" /></a>
         <h1 id="ak-h">{t('auskunft')}</h1>

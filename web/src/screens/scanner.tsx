@@ -147,7 +147,7 @@ export function Scanner() {
 
   const busy = phase === 'preparing' || phase === 'reading';
   return (
-    <section class="page" aria-labelledby="sc-h">
+    <section class="page ak-page" aria-labelledby="sc-h">
       <header class="bar">
         <a class="btn icon-btn back" href="#/" aria-label={t('back')}><Icon name="back" /></a>
         <h1 id="sc-h">{t('scanner')}</h1>
@@ -183,7 +183,7 @@ export function Scanner() {
         <div class="pad sc-result" ref={readOut} data-testid="mrz-result" data-valid={mrz.valid ? '1' : '0'}>
           <div class={`ak-verdict ${mrz.valid ? 'ok' : 'hit'}`} role={mrz.valid ? 'status' : 'alert'}>
             <Icon name={mrz.valid ? 'check' : 'alert'} /> <strong>{mrz.valid ? t('scValid') : t('scInvalid')}</strong>
-            <span>{mrz.format} · {t('scDocType')} {mrz.document_code}</span>
+            <span>{t('scDocType')}: {mrz.document_code} · {mrz.format}</span>
           </div>
           <dl class="mrz-fields">
             {mrzRows.map(({ f, label }) => {
