@@ -116,6 +116,81 @@ export interface EventMap {
   error: { code: ErrorCode; message: string };
 }
 
+// Auskunft (docs/API.md "POST /auskunft/query"): results are for display
+// only; neither the bridge nor the UI stores them.
+export type AuskunftKind = 'plate' | 'vin' | 'document' | 'person';
+
+export interface AuskunftQuery {
+  kind: AuskunftKind;
+  text?: string;
+  surname?: string;
+  given?: string;
+  dob?: string;
+  mode?: 'wanted' | 'full';
+  purpose: string;
+  limit?: number;
+}
+
+export interface AuskunftWarning { code: string; label: string; person_id: string; person: string; relation: string; score?: number; source?: string }
+export interface AuskunftAlert {
+  id: string; category: string; category_label: string; action: string; authority: string;
+  valid_from?: string; valid_until?: string; active: boolean; subject_kind: string; subject: string;
+  subject_label: string; source?: string;
+}
+export interface AuskunftPerson {
+  id: string; surname: string; given_names?: string; birth_name?: string; dob?: string; birth_place?: string;
+  nationality?: string; sex?: string; aliases?: string[]; warnings?: string[]; score?: number; relation: string; source?: string;
+}
+export interface AuskunftVehicle { id: string; plate?: string; vin?: string; make?: string; model?: string; colour?: string; holder?: string; relation: string; source?: string }
+export interface AuskunftDocument {
+  id: string; type: string; number: string; issuing_state?: string; expiry?: string; expired?: boolean;
+  holder?: string; relation: string; source?: string;
+}
+export interface AuskunftResult {
+  hit: boolean;
+  warnings: AuskunftWarning[];
+  alerts: AuskunftAlert[];
+  persons: AuskunftPerson[];
+  vehicles: AuskunftVehicle[];
+  documents: AuskunftDocument[];
+  candidates?: { plate: string; alert: boolean; reason: string }[];
+  truncated?: boolean;
+  partial: boolean;
+  missing_sources?: string[];
+  kind: AuskunftKind;
+  mode: 'wanted' | 'full';
+  at: string;
+  audit_seq: number;
+}
+
+// Scanner: the page hands in luminance bytes (one per pixel, row by row);
+// the Go recogniser runs in the wasm, the photo never leaves the device.
+export interface GrayImage { width: number; height: number; pixels: Uint8Array }
+
+export interface MRZResult {
+  format: string;
+  document_code: string;
+  issuing_state: string;
+  document_number: string;
+  surname: string;
+  given_names: string;
+  nationality: string;
+  birth_date: string;
+  sex: string;
+  expiry_date: string;
+  optional_data?: string;
+  valid: boolean;
+  checks: { field: string; digit: string; expected: string; ok: boolean }[];
+  fields: Record<string, { valid: boolean; problem?: string }>;
+  lines: string[];
+  name_truncated?: boolean;
+}
+
+export interface PlateCandidate { plate: string; district: string; letters: string; digits: string; suffix?: string; kind: string; district_name?: string; state?: string }
+export interface PlateReading { plate: string; candidates: PlateCandidate[]; text: string }
+
+export interface ScanResult { mrz?: MRZResult; plate?: PlateReading; took_ms: number }
+
 export interface Bridge {
   init(o?: { server?: string }): Promise<InitResult>;
   requestCode(email: string): Promise<void>;
@@ -145,6 +220,9 @@ export interface Bridge {
   saveDraft?(convId: string, text: string): Promise<void>;
   draft?(convId: string): Promise<string>;
   bench?(): Promise<unknown>;
+  auskunft(q: AuskunftQuery): Promise<AuskunftResult>;
+  scanMRZ(img: GrayImage): Promise<ScanResult>;
+  scanPlate(img: GrayImage): Promise<ScanResult>;
   on<K extends keyof EventMap>(event: K, cb: (e: EventMap[K]) => void): (() => void) | Promise<() => void>;
 }
 

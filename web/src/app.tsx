@@ -12,6 +12,8 @@ import { NewChat } from './screens/newchat';
 import { Members } from './screens/members';
 import { Devices } from './screens/devices';
 import { Settings } from './screens/settings';
+import { Auskunft } from './screens/auskunft';
+import { Scanner } from './screens/scanner';
 import { Banner } from './components/banner';
 import { Icon } from './components/icon';
 import { AlarmLayer } from './alarm/layer';
@@ -110,6 +112,8 @@ function Nav({ path }: { path: string }) {
     <nav class="tabbar" aria-label={t('mainNav')}>
       {item('/', 'chat', t('chats'), path === '/' || path.startsWith('/chat'))}
       {item('/new', 'plus', t('newChat'), path === '/new')}
+      {item('/auskunft', 'search', t('auskunft'), path === '/auskunft')}
+      {item('/scan', 'camera', t('scanner'), path === '/scan')}
       {item('/alarms', 'alert', ta('alarms'), path === '/alarms' || path.startsWith('/receipts'))}
       {item('/devices', 'device', t('devices'), path === '/devices')}
       {item('/settings', 'gear', t('settings'), path === '/settings')}
@@ -126,6 +130,8 @@ function Main() {
   else if (path === '/new') content = <NewChat />;
   else if (path === '/devices') content = <Devices />;
   else if (path === '/settings') content = <Settings />;
+  else if (path === '/auskunft') content = <Auskunft />;
+  else if (path === '/scan') content = <Scanner />;
   else if (path === '/alarms') content = <AlarmsScreen />;
   else if ((m = path.match(/^\/receipts\/([^/]+)\/(\d+)$/))) content = <ReceiptsScreen conv={decodeURIComponent(m[1])} seq={Number(m[2])} />;
   else content = null;

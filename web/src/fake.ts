@@ -48,6 +48,11 @@ export function fakeBridge(): Bridge {
     async markRead() {},
     async devices() { return [{ id: 'd1', name: 'Browser', created_at: new Date().toISOString(), last_seen_at: new Date().toISOString(), current: true }]; },
     async revokeDevice() {},
+    async auskunft(q) {
+      return { hit: false, warnings: [], alerts: [], persons: [], vehicles: [], documents: [], partial: false, kind: q.kind, mode: q.mode ?? 'wanted', at: new Date().toISOString(), audit_seq: 1 };
+    },
+    async scanMRZ() { throw Object.assign(new Error('Nicht gefunden. / no MRZ (fake bridge)'), { code: 'ENOTFOUND' }); },
+    async scanPlate() { throw Object.assign(new Error('Nicht gefunden. / no plate (fake bridge)'), { code: 'ENOTFOUND' }); },
     on(ev, cb) { const s = (subs[ev] ??= new Set() as never) as Set<typeof cb>; s.add(cb); return () => s.delete(cb); },
   };
 }

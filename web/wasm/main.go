@@ -29,6 +29,9 @@ func main() {
 	for name, fn := range b.alarmMethods() { // issue 6: alarm.go
 		api.Set(name, b.promise(name, fn))
 	}
+	for name, fn := range b.auskunftMethods() { // Auskunft and scanner: auskunft.go, scan.go
+		api.Set(name, b.promise(name, fn))
+	}
 	api.Set("on", js.FuncOf(b.on))
 	js.Global().Set("wache", api)
 	// The UI waits for this event (or finds window.wache already set).

@@ -24,6 +24,7 @@ const paths: Record<string, string> = {
   check: 'M9 16.2 4.8 12l-1.4 1.4L9 19 21 7l-1.4-1.4z',
   check2: 'M1 13.4 2.4 12l4.6 4.6L18.6 5 20 6.4 7 19.4zm9.6 3.2L23 4.2l-1.4-1.4-12.4 12.4z',
   alert: 'M1 21h22L12 2zm12-3h-2v-2h2zm0-4h-2v-4h2z',
+  search: 'M10 3a7 7 0 0 1 5.6 11.2l5.1 5.1-1.4 1.4-5.1-5.1A7 7 0 1 1 10 3zm0 2a5 5 0 1 0 0 10 5 5 0 0 0 0-10z',
 };
 
 export function Icon({ name, label }: { name: string; label?: string }) {
