@@ -53,6 +53,9 @@ type scanResult struct {
 	TookMS int64             `json:"took_ms"`
 }
 
+// mrzTimeLimit bounds one MRZ reading in the page.
+const mrzTimeLimit = 3 * time.Second
+
 // scanMRZ reads the machine-readable zone. A zone whose check digits
 // fail comes back with valid false and the failing fields marked; no zone
 // is ENOTFOUND. Runs on the page's thread: the UI shows its progress
@@ -66,6 +69,11 @@ func (b *bridge) scanMRZ(ctx context.Context, args []js.Value) (any, error) {
 		return nil, err
 	}
 	t0 := time.Now()
+	// A photo whose checks fail makes the reader try other grids; on a
+	// slow phone that must not hold the page for long (the best reading
+	// so far comes back, flagged).
+	ctx, cancel := context.WithTimeout(ctx, mrzTimeLimit)
+	defer cancel()
 	r, err := ocr.ReadMRZ(ctx, g, mrz.Options{})
 	if err != nil {
 		return nil, err

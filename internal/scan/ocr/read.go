@@ -5,6 +5,7 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+	"time"
 
 	"github.com/wache/wache"
 	"github.com/wache/wache/internal/scan/mrz"
@@ -290,6 +291,17 @@ func ExtractMRZ(img image.Image, maxCands int) []Extraction {
 	return prepare(img).extract(maxCands)
 }
 
+// expired reports whether ctx has ended or its deadline has passed. The
+// deadline is read from the clock as well: under WebAssembly the timer
+// that would cancel ctx cannot run while this goroutine computes.
+func expired(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
+}
+
 // ReadMRZ finds and reads the MRZ in a photo. It returns ENOTFOUND when no
 // zone is found; a zone whose check digits fail is returned with Valid
 // false. Candidates are tried best first and the first valid reading wins.
@@ -344,11 +356,16 @@ func ReadMRZ(ctx context.Context, img image.Image, opt mrz.Options) (*mrz.Result
 			return r, nil
 		}
 	}
-	// No valid reading: cut the zones again under other grid assumptions.
+	// No valid reading: cut the zones again under other grid assumptions,
+	// as long as time allows; when it runs out, the best reading so far
+	// is the answer (it is flagged invalid, so nothing wrong passes).
 	for _, e := range exts {
 		for _, alt := range e.alternates() {
-			if err := ctx.Err(); err != nil {
-				return nil, err
+			if expired(ctx) {
+				if best != nil {
+					return best, nil
+				}
+				return nil, wache.Errorf(wache.EUNAVAILABLE, "reading the photo took too long; try again with the document filling more of the frame")
 			}
 			if r, ok := try(alt); ok {
 				return r, nil
