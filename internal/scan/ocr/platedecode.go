@@ -66,6 +66,10 @@ type plateReading struct {
 	text string // district, letters, digits, suffix joined
 	p    *plate.Plate
 	cost float64
+	// worst is the highest cost of one glyph's class in the reading;
+	// a, b the glyphs used (sc[a:b]).
+	worst float64
+	a, b  int
 }
 
 // plateDropCost is the cost of leaving out a glyph at either end of the
@@ -85,8 +89,11 @@ func decodePlate(classes string, sc [][]float64, gapBefore []bool) []plateReadin
 			drop := float64(a+len(sc)-b) * plateDropCost
 			for _, r := range decodeSpan(classes, sc[a:b], gb) {
 				r.cost += drop
+				r.a, r.b = a, b
 				if k, ok := seen[r.p.Plate]; ok {
-					out[k].cost = math.Min(out[k].cost, r.cost)
+					if r.cost < out[k].cost {
+						out[k] = r
+					}
 					continue
 				}
 				seen[r.p.Plate] = len(out)
@@ -144,6 +151,10 @@ func decodeSpan(classes string, sc [][]float64, gapBefore []bool) []plateReading
 		if bestCode == "" {
 			continue
 		}
+		codeWorst := 0.0
+		for i, r := range []rune(bestCode) {
+			codeWorst = math.Max(codeWorst, plateClassCost(classes, sc[i], r))
+		}
 		prior := 0.0
 		if firstGap >= 0 && firstGap != d {
 			prior += plateGapPenalty
@@ -155,12 +166,14 @@ func decodeSpan(classes string, sc [][]float64, gapBefore []bool) []plateReading
 					continue
 				}
 				cost := codeCost + prior
+				worst := codeWorst
 				var b strings.Builder
 				b.WriteString(bestCode)
 				for i := d; i < d+nl; i++ {
 					c, v := bestOf(i, letters)
 					b.WriteByte(c)
 					cost += v
+					worst = math.Max(worst, v)
 				}
 				for i := d + nl; i < d+nl+nd; i++ {
 					set := "0123456789"
@@ -170,9 +183,12 @@ func decodeSpan(classes string, sc [][]float64, gapBefore []bool) []plateReading
 					c, v := bestOf(i, set)
 					b.WriteByte(c)
 					cost += v
+					worst = math.Max(worst, v)
 				}
 				if suffix != "" {
-					cost += plateClassCost(classes, sc[n-1], rune(suffix[0]))
+					v := plateClassCost(classes, sc[n-1], rune(suffix[0]))
+					cost += v
+					worst = math.Max(worst, v)
 					b.WriteString(suffix)
 				}
 				if nl == 0 {
@@ -186,15 +202,36 @@ func decodeSpan(classes string, sc [][]float64, gapBefore []bool) []plateReading
 				}
 				if k, ok := seen[p.Plate]; ok {
 					if cost < out[k].cost {
-						out[k].cost = cost
+						out[k].cost, out[k].worst = cost, worst
 					}
 					continue
 				}
 				seen[p.Plate] = len(out)
-				out = append(out, plateReading{text: text, p: p, cost: cost})
+				out = append(out, plateReading{text: text, p: p, cost: cost, worst: worst})
 			}
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].cost < out[j].cost })
 	return out
+}
+
+// plateMargin is how much costlier than the best reading rs[0] the next
+// valid reading of the same glyphs is (the same glyphs left out at the
+// ends): readings that differ only by leaving out an end glyph cost
+// plateDropCost more by construction and say nothing about the glyphs.
+func plateMargin(classes string, sc [][]float64, gapBefore []bool, rs []plateReading) float64 {
+	if len(rs) == 0 {
+		return 0
+	}
+	best := rs[0]
+	gb := append([]bool(nil), gapBefore[best.a:best.b]...)
+	gb[0] = false
+	drop := float64(best.a+len(sc)-best.b) * plateDropCost
+	margin := math.Inf(1)
+	for _, r := range decodeSpan(classes, sc[best.a:best.b], gb) {
+		if r.p.Plate != best.p.Plate {
+			margin = math.Min(margin, r.cost+drop-best.cost)
+		}
+	}
+	return margin
 }
