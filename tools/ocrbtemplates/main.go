@@ -1,11 +1,15 @@
-// Command ocrbtemplates builds the MRZ glyph classifier embedded in
-// internal/scan/ocr (ocrb.model): it renders synthetic documents with the
-// OCR-B font of Debian's fonts-ocr-b (through internal/scan/synth) under
-// every distortion level, cuts the glyph cells with the same code the
-// reader uses, and trains a linear softmax classifier on them. The seeds
+// Command ocrbtemplates builds the glyph classifiers embedded in
+// internal/scan/ocr: ocrb.model (MRZ, OCR-B of Debian's fonts-ocr-b) and,
+// with -kind plate, din.model (plates, DIN 1451 of fonts-opendin). It
+// renders synthetic documents or car photos (through internal/scan/synth)
+// under every distortion level, cuts the glyph cells with the same code
+// the reader uses, adds jittered re-cuts, and trains a small softmax
+// network on them. The plate model has a junk class as well (merged pairs,
+// parts of glyphs), which the reader's segmentation relies on. The seeds
 // differ from those of the accuracy tests.
 //
 //	go run ./tools/ocrbtemplates -docs 800 -out internal/scan/ocr/ocrb.model
+//	go run ./tools/ocrbtemplates -kind plate -docs 800 -hidden 96 -jitter 3 -epochs 15 -min-agree 0.5 -out internal/scan/ocr/din.model
 package main
 
 import (
@@ -61,6 +65,7 @@ func main() {
 	hidden := flag.Int("hidden", 96, "hidden ReLU units (0: linear model)")
 	minAgree := flag.Float64("min-agree", 0.6, "drop documents whose cells the embedded model reads right less often than this")
 	jitter := flag.Int("jitter", 3, "extra cuts per glyph with moved centre, pitch and band")
+	first := flag.Int("first", 0, "index of the first document to render; with -cache and first > 0 the new samples are added to the cached ones")
 	flag.Parse()
 	classes := ocr.Classes
 	if *kind == "plate" {
@@ -78,7 +83,9 @@ func main() {
 			if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&samples); err != nil {
 				log.Fatal(err)
 			}
-			*docs = 0
+			if *first == 0 {
+				*docs = 0
+			}
 		}
 	}
 	var wg sync.WaitGroup
@@ -138,7 +145,7 @@ func main() {
 			}
 		}()
 	}
-	for i := 0; i < *docs; i++ {
+	for i := *first; i < *first+*docs; i++ {
 		jobs <- i
 	}
 	close(jobs)

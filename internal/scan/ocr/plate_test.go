@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"image/jpeg"
+	"math"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -84,4 +85,109 @@ func BenchmarkReadPlate(b *testing.B) {
 		ReadPlate(context.Background(), img)
 	}
 	reportCPU(b, cpu)
+}
+
+// logitModel is a linear model whose class c reads feature c as its
+// logit: features can then be written as the scores wanted.
+func logitModel(classes string) *Model {
+	m := &Model{Classes: classes, W: make([]float32, len(classes)*(NumFeatures+1))}
+	for c := range classes {
+		m.W[c*(NumFeatures+1)+c] = 1
+	}
+	return m
+}
+
+// glyphRow returns features giving probability p to each listed class
+// and spreading the rest over the others.
+func glyphRow(classes string, p map[byte]float64) []float32 {
+	rest := 1.0
+	for _, v := range p {
+		rest -= v
+	}
+	f := make([]float32, NumFeatures)
+	for i := range classes {
+		v, ok := p[classes[i]]
+		if !ok {
+			v = rest / float64(len(classes)-len(p))
+		}
+		f[i] = float32(math.Log(v))
+	}
+	return f
+}
+
+// TestPlateConfidence checks the confidence of a reading: a clear line is
+// read as certain, a glyph split between two letters or a glyph whose
+// best class is not allowed where it stands makes the reading uncertain,
+// with the rival among the candidates.
+func TestPlateConfidence(t *testing.T) {
+	m := logitModel(PlateClasses + string(plateJunk))
+	sure := func(c byte) map[byte]float64 { return map[byte]float64{c: 0.98} }
+	for _, tc := range []struct {
+		name      string
+		glyphs    []map[byte]float64
+		want      string
+		uncertain bool
+		rival     string
+	}{
+		{"clear", []map[byte]float64{sure('K'), sure('A'), sure('B'), sure('1'), sure('2'), sure('3'), sure('4')}, "K-AB 1234", false, ""},
+		{"A or R", []map[byte]float64{sure('K'), {'A': 0.55, 'R': 0.43}, sure('B'), sure('1'), sure('2'), sure('3'), sure('4')}, "K-AB 1234", true, "K-RB 1234"},
+		{"weak digit", []map[byte]float64{sure('K'), sure('A'), sure('B'), {'I': 0.7, '1': 0.25}, sure('2'), sure('3'), sure('4')}, "K-AB 1234", true, ""},
+	} {
+		g := PlateGlyphs{}
+		for i, p := range tc.glyphs {
+			g.Features = append(g.Features, glyphRow(m.Classes, p))
+			g.GapBefore = append(g.GapBefore, i == 1)
+		}
+		r := readPlateLines(m, []PlateGlyphs{g})
+		if r == nil {
+			t.Fatalf("%s: no reading", tc.name)
+		}
+		if r.Plate != tc.want || r.Uncertain != tc.uncertain {
+			t.Errorf("%s: read %q uncertain %v (margin %.2f, worst %.2f), want %q uncertain %v", tc.name, r.Plate, r.Uncertain, r.Margin, r.Worst, tc.want, tc.uncertain)
+		}
+		found := tc.rival == ""
+		for _, c := range r.Candidates {
+			found = found || c.Plate == tc.rival
+		}
+		if !found {
+			t.Errorf("%s: rival %q not among the candidates %v", tc.name, tc.rival, r.Candidates)
+		}
+	}
+}
+
+// TestPlateTouchingGlyphs reads plates of the accuracy set whose glyphs
+// blur into one another (ZZ, LZ, XW, WT, WZ, 44 99) or carry an umlaut:
+// each was misread before the segmentation cut components at ink minima
+// and the model learnt a junk class.
+func TestPlateTouchingGlyphs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("rendering photos is slow; skipped in -short")
+	}
+	fonts := loadFonts(t)
+	for _, tc := range []struct {
+		level, index int
+		want         string
+	}{
+		{1, 20, "ZZ-Q 4837"},
+		{1, 5, "SLZ-P 731"},
+		{1, 48, "WTM-HR 24E"},
+		{1, 95, "HR-WZ 2"},
+		{1, 66, "MG-F 4499"},
+		{0, 73, "FI-XW 6"},
+		{1, 96, "FÜ-L 1111"},
+	} {
+		p, jp := platePhoto(t, fonts, tc.level, tc.index)
+		if p.Plate != tc.want {
+			t.Fatalf("accuracy set changed: plate %d/%d is %q, want %q", tc.level, tc.index, p.Plate, tc.want)
+		}
+		img, _ := jpeg.Decode(bytes.NewReader(jp))
+		r, err := ReadPlate(context.Background(), img)
+		if err != nil {
+			t.Errorf("%s: %v", tc.want, err)
+			continue
+		}
+		if r.Plate != tc.want {
+			t.Errorf("read %q (%q), want %q", r.Plate, r.Text, tc.want)
+		}
+	}
 }

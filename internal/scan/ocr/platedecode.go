@@ -105,7 +105,11 @@ func decodePlate(classes string, sc [][]float64, gapBefore []bool) []plateReadin
 	return out
 }
 
-// decodeSpan decodes glyphs that are all part of the plate.
+// decodeSpan decodes glyphs that are all part of the plate. Per
+// structure (code length, letter count, suffix) it yields the cheapest
+// reading and the readings with one glyph, or the district code, taken as
+// its runner-up: the classifier's second choices, which make the rivals
+// a close call has (margin, candidates).
 func decodeSpan(classes string, sc [][]float64, gapBefore []bool) []plateReading {
 	n := len(sc)
 	if n < 2 || n > 8 {
@@ -119,42 +123,76 @@ func decodeSpan(classes string, sc [][]float64, gapBefore []bool) []plateReading
 			break
 		}
 	}
-	// Cheapest letter / digit per glyph.
-	bestOf := func(i int, set string) (byte, float64) {
-		var bc byte
-		bv := math.Inf(1)
+	// The two cheapest classes of a set per glyph.
+	type choice struct {
+		c  byte
+		v  float64
+		c2 byte // runner-up (0: none)
+		v2 float64
+	}
+	best2 := func(i int, set string) choice {
+		ch := choice{v: math.Inf(1), v2: math.Inf(1)}
 		for k := 0; k < len(set); k++ {
-			if v := plateClassCost(classes, sc[i], rune(set[k])); v < bv {
-				bc, bv = set[k], v
+			v := plateClassCost(classes, sc[i], rune(set[k]))
+			switch {
+			case v < ch.v:
+				ch.c2, ch.v2 = ch.c, ch.v
+				ch.c, ch.v = set[k], v
+			case v < ch.v2:
+				ch.c2, ch.v2 = set[k], v
 			}
 		}
-		return bc, bv
+		return ch
 	}
 	const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	var out []plateReading
 	seen := map[string]int{}
+	add := func(code string, rest []byte, split int, cost, worst float64) {
+		text := code + string(rest)
+		p, err := plate.Parse(code + "-" + string(rest[:split]) + " " + string(rest[split:]))
+		if err != nil {
+			return
+		}
+		if k, ok := seen[p.Plate]; ok {
+			if cost < out[k].cost {
+				out[k].cost, out[k].worst = cost, worst
+			}
+			return
+		}
+		seen[p.Plate] = len(out)
+		out = append(out, plateReading{text: text, p: p, cost: cost, worst: worst})
+	}
 	for d := 1; d <= 3 && d < n; d++ {
-		// The cheapest known code over the first d glyphs.
-		bestCode, codeCost := "", math.Inf(1)
+		// The two cheapest known codes over the first d glyphs.
+		code, codeCost := "", math.Inf(1)
+		code2, codeCost2 := "", math.Inf(1)
 		for _, c := range codes[d] {
 			cost := 0.0
 			for i, r := range []rune(c) {
 				cost += plateClassCost(classes, sc[i], r)
-				if cost >= codeCost {
+				if cost >= codeCost2 {
 					break
 				}
 			}
-			if cost < codeCost {
-				bestCode, codeCost = c, cost
+			switch {
+			case cost < codeCost:
+				code2, codeCost2 = code, codeCost
+				code, codeCost = c, cost
+			case cost < codeCost2:
+				code2, codeCost2 = c, cost
 			}
 		}
-		if bestCode == "" {
+		if code == "" {
 			continue
 		}
-		codeWorst := 0.0
-		for i, r := range []rune(bestCode) {
-			codeWorst = math.Max(codeWorst, plateClassCost(classes, sc[i], r))
+		worstOf := func(c string) float64 {
+			w := 0.0
+			for i, r := range []rune(c) {
+				w = math.Max(w, plateClassCost(classes, sc[i], r))
+			}
+			return w
 		}
+		codeWorst := worstOf(code)
 		prior := 0.0
 		if firstGap >= 0 && firstGap != d {
 			prior += plateGapPenalty
@@ -166,48 +204,46 @@ func decodeSpan(classes string, sc [][]float64, gapBefore []bool) []plateReading
 					continue
 				}
 				cost := codeCost + prior
+				if nl == 0 {
+					cost += plateOfficialPenalty
+				}
 				worst := codeWorst
-				var b strings.Builder
-				b.WriteString(bestCode)
+				chs := make([]choice, 0, n-d)
 				for i := d; i < d+nl; i++ {
-					c, v := bestOf(i, letters)
-					b.WriteByte(c)
-					cost += v
-					worst = math.Max(worst, v)
+					chs = append(chs, best2(i, letters))
 				}
 				for i := d + nl; i < d+nl+nd; i++ {
 					set := "0123456789"
 					if i == d+nl {
 						set = "123456789"
 					}
-					c, v := bestOf(i, set)
-					b.WriteByte(c)
-					cost += v
-					worst = math.Max(worst, v)
+					chs = append(chs, best2(i, set))
+				}
+				rest := make([]byte, 0, n-d)
+				for _, ch := range chs {
+					rest = append(rest, ch.c)
+					cost += ch.v
+					worst = math.Max(worst, ch.v)
 				}
 				if suffix != "" {
 					v := plateClassCost(classes, sc[n-1], rune(suffix[0]))
 					cost += v
 					worst = math.Max(worst, v)
-					b.WriteString(suffix)
+					rest = append(rest, suffix[0])
 				}
-				if nl == 0 {
-					cost += plateOfficialPenalty
+				add(code, rest, nl, cost, worst)
+				// Runner-ups, one at a time.
+				if code2 != "" {
+					add(code2, rest, nl, cost-codeCost+codeCost2, math.Max(worst, worstOf(code2)))
 				}
-				text := b.String()
-				rs := []rune(text)
-				p, err := plate.Parse(bestCode + "-" + string(rs[d:d+nl]) + " " + string(rs[d+nl:]))
-				if err != nil {
-					continue
-				}
-				if k, ok := seen[p.Plate]; ok {
-					if cost < out[k].cost {
-						out[k].cost, out[k].worst = cost, worst
+				for k, ch := range chs {
+					if ch.c2 == 0 || math.IsInf(ch.v2, 1) {
+						continue
 					}
-					continue
+					alt := append([]byte(nil), rest...)
+					alt[k] = ch.c2
+					add(code, alt, nl, cost-ch.v+ch.v2, math.Max(worst, ch.v2))
 				}
-				seen[p.Plate] = len(out)
-				out = append(out, plateReading{text: text, p: p, cost: cost, worst: worst})
 			}
 		}
 	}

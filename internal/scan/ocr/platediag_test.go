@@ -128,6 +128,27 @@ func levenshtein(a, b string) int {
 	return prev[len(b)]
 }
 
+// diagPlateModel returns the plate model, replaced by the file
+// WACHE_PLATE_MODEL if set (to try a new model before embedding it).
+func diagPlateModel(t testing.TB) *Model {
+	m, err := defaultPlateModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := os.Getenv("WACHE_PLATE_MODEL"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m = &Model{}
+		if err := m.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		plateModel = m
+	}
+	return m
+}
+
 // TestPlateDiagnose sorts the misses of the plate accuracy set by stage
 // (plateMissStage) and shows how well the reading's confidence
 // (PlateReading.Margin) separates right from wrong readings.
@@ -144,7 +165,7 @@ func TestPlateDiagnose(t *testing.T) {
 		plateSplitBonus = v
 	}
 	fonts := loadFonts(t)
-	m, _ := defaultPlateModel()
+	m := diagPlateModel(t)
 	for li, lvl := range synth.PlateLevels {
 		if !levelWanted(lvl.Name) {
 			continue
