@@ -76,6 +76,25 @@ type plateReading struct {
 // line (a screw, the edge of the EU band, dirt read as a glyph).
 const plateDropCost = 3
 
+// plateDrops is the cost of leaving out the glyphs before a and from b
+// on: plateDropCost each, less for a cell the model takes for junk; and
+// the highest of these costs.
+func plateDrops(classes string, sc [][]float64, a, b int) (cost, worst float64) {
+	j := strings.IndexRune(classes, plateJunk)
+	for i := range sc {
+		if i >= a && i < b {
+			continue
+		}
+		c := float64(plateDropCost)
+		if j >= 0 {
+			c = math.Min(c, 0.5-sc[i][j])
+		}
+		cost += c
+		worst = math.Max(worst, c)
+	}
+	return cost, worst
+}
+
 // decodePlate returns the valid readings of glyph scores (log-probabilities
 // per class, one row per glyph), cheapest first. Up to two glyphs at
 // either end may be left out, at plateDropCost each.
@@ -86,10 +105,13 @@ func decodePlate(classes string, sc [][]float64, gapBefore []bool) []plateReadin
 		for b := len(sc); b >= a+2 && b >= len(sc)-2; b-- {
 			gb := append([]bool(nil), gapBefore[a:b]...)
 			gb[0] = false
-			drop := float64(a+len(sc)-b) * plateDropCost
+			drop, dropWorst := plateDrops(classes, sc, a, b)
 			for _, r := range decodeSpan(classes, sc[a:b], gb) {
 				r.cost += drop
 				r.a, r.b = a, b
+				// Leaving out a glyph that looks like one is as doubtful
+				// as reading a weak glyph.
+				r.worst = math.Max(r.worst, dropWorst)
 				if k, ok := seen[r.p.Plate]; ok {
 					if r.cost < out[k].cost {
 						out[k] = r
@@ -193,9 +215,17 @@ func decodeSpan(classes string, sc [][]float64, gapBefore []bool) []plateReading
 			return w
 		}
 		codeWorst := worstOf(code)
+		// The seal gap follows the code; letters, digits and suffix
+		// follow each other closely, so a gap elsewhere (before a screw
+		// read as an E) costs as much as a missing seal gap.
 		prior := 0.0
 		if firstGap >= 0 && firstGap != d {
 			prior += plateGapPenalty
+		}
+		for i := d + 1; i < n; i++ {
+			if gapBefore[i] && i != firstGap {
+				prior += plateGapPenalty
+			}
 		}
 		for nl := 0; nl <= 2 && d+nl < n; nl++ {
 			for _, suffix := range []string{"", "E", "H"} {
@@ -262,7 +292,7 @@ func plateMargin(classes string, sc [][]float64, gapBefore []bool, rs []plateRea
 	best := rs[0]
 	gb := append([]bool(nil), gapBefore[best.a:best.b]...)
 	gb[0] = false
-	drop := float64(best.a+len(sc)-best.b) * plateDropCost
+	drop, _ := plateDrops(classes, sc, best.a, best.b)
 	margin := math.Inf(1)
 	for _, r := range decodeSpan(classes, sc[best.a:best.b], gb) {
 		if r.p.Plate != best.p.Plate {
