@@ -128,15 +128,27 @@ func TestPlateConfidence(t *testing.T) {
 		want      string
 		uncertain bool
 		rival     string
+		seal      int // index of the glyph after the seal gap (default 1)
+		gap       int // index of the glyph after a further gap (0: none)
 	}{
-		{"clear", []map[byte]float64{sure('K'), sure('A'), sure('B'), sure('1'), sure('2'), sure('3'), sure('4')}, "K-AB 1234", false, ""},
-		{"A or R", []map[byte]float64{sure('K'), {'A': 0.55, 'R': 0.43}, sure('B'), sure('1'), sure('2'), sure('3'), sure('4')}, "K-AB 1234", true, "K-RB 1234"},
-		{"weak digit", []map[byte]float64{sure('K'), sure('A'), sure('B'), {'I': 0.7, '1': 0.25}, sure('2'), sure('3'), sure('4')}, "K-AB 1234", true, ""},
+		{"clear", []map[byte]float64{sure('K'), sure('A'), sure('B'), sure('1'), sure('2'), sure('3'), sure('4')}, "K-AB 1234", false, "", 0, 0},
+		{"A or R", []map[byte]float64{sure('K'), {'A': 0.55, 'R': 0.43}, sure('B'), sure('1'), sure('2'), sure('3'), sure('4')}, "K-AB 1234", true, "K-RB 1234", 0, 0},
+		{"weak digit", []map[byte]float64{sure('K'), sure('A'), sure('B'), {'I': 0.7, '1': 0.25}, sure('2'), sure('3'), sure('4')}, "K-AB 1234", true, "", 0, 0},
+		// A screw after a gap is no E suffix; taken for junk it is left
+		// out without doubt.
+		{"screw as E", []map[byte]float64{sure('K'), sure('A'), sure('B'), sure('1'), sure('2'), sure('E')}, "K-AB 12", true, "", 0, 5},
+		{"junk at the end", []map[byte]float64{sure('K'), sure('A'), sure('B'), sure('1'), sure('2'), sure('#')}, "K-AB 12", false, "", 0, 5},
+		// Leaving out a cell that reads as a clear glyph is doubtful.
+		{"glyph left out", []map[byte]float64{sure('Q'), sure('Q'), sure('K'), sure('A'), sure('B'), sure('1'), sure('2')}, "K-AB 12", true, "", 3, 0},
 	} {
 		g := PlateGlyphs{}
+		seal := tc.seal
+		if seal == 0 {
+			seal = 1
+		}
 		for i, p := range tc.glyphs {
 			g.Features = append(g.Features, glyphRow(m.Classes, p))
-			g.GapBefore = append(g.GapBefore, i == 1)
+			g.GapBefore = append(g.GapBefore, i == seal || (tc.gap > 0 && i == tc.gap))
 		}
 		r := readPlateLines(m, []PlateGlyphs{g})
 		if r == nil {
