@@ -78,8 +78,10 @@ const plateDropCost = 3
 
 // plateDrops is the cost of leaving out the glyphs before a and from b
 // on: plateDropCost each, less for a cell the model takes for junk; and
-// the highest of these costs.
-func plateDrops(classes string, sc [][]float64, a, b int) (cost, worst float64) {
+// the highest of these costs, where a cell left out right next to the
+// plate's first or last glyph (no gap between them: part of a glyph cut
+// off, not a screw) counts as doubtful at least.
+func plateDrops(classes string, sc [][]float64, gapBefore []bool, a, b int) (cost, worst float64) {
 	j := strings.IndexRune(classes, plateJunk)
 	for i := range sc {
 		if i >= a && i < b {
@@ -91,9 +93,16 @@ func plateDrops(classes string, sc [][]float64, a, b int) (cost, worst float64) 
 		}
 		cost += c
 		worst = math.Max(worst, c)
+		if (i == a-1 && !gapBefore[a]) || (i == b && !gapBefore[b]) {
+			worst = math.Max(worst, plateDoubtfulDrop)
+		}
 	}
 	return cost, worst
 }
+
+// plateDoubtfulDrop is the doubt (nats, compared with plateMaxGlyphCost)
+// of leaving out a cell that touches the plate text.
+const plateDoubtfulDrop = 1.5
 
 // decodePlate returns the valid readings of glyph scores (log-probabilities
 // per class, one row per glyph), cheapest first. Up to two glyphs at
@@ -105,7 +114,7 @@ func decodePlate(classes string, sc [][]float64, gapBefore []bool) []plateReadin
 		for b := len(sc); b >= a+2 && b >= len(sc)-2; b-- {
 			gb := append([]bool(nil), gapBefore[a:b]...)
 			gb[0] = false
-			drop, dropWorst := plateDrops(classes, sc, a, b)
+			drop, dropWorst := plateDrops(classes, sc, gapBefore, a, b)
 			for _, r := range decodeSpan(classes, sc[a:b], gb) {
 				r.cost += drop
 				r.a, r.b = a, b
@@ -292,7 +301,7 @@ func plateMargin(classes string, sc [][]float64, gapBefore []bool, rs []plateRea
 	best := rs[0]
 	gb := append([]bool(nil), gapBefore[best.a:best.b]...)
 	gb[0] = false
-	drop, _ := plateDrops(classes, sc, best.a, best.b)
+	drop, _ := plateDrops(classes, sc, gapBefore, best.a, best.b)
 	margin := math.Inf(1)
 	for _, r := range decodeSpan(classes, sc[best.a:best.b], gb) {
 		if r.p.Plate != best.p.Plate {
