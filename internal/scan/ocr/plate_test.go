@@ -212,3 +212,21 @@ func TestPlateTouchingGlyphs(t *testing.T) {
 		}
 	}
 }
+
+// TestPlateZeroNotDoubtful: a 0 the model takes for an O where only a
+// digit may stand is read as 0 without doubt (one shape in DIN), but a
+// digit the model takes for a letter of another shape stays doubtful
+// (TestPlateConfidence, "weak digit").
+func TestPlateZeroNotDoubtful(t *testing.T) {
+	m := logitModel(PlateClasses + string(plateJunk))
+	sure := func(c byte) map[byte]float64 { return map[byte]float64{c: 0.98} }
+	var g PlateGlyphs
+	for i, p := range []map[byte]float64{sure('K'), sure('A'), sure('B'), sure('1'), {'O': 0.7, '0': 0.28}} {
+		g.Features = append(g.Features, glyphRow(m.Classes, p))
+		g.GapBefore = append(g.GapBefore, i == 1)
+	}
+	r := readPlateLines(m, []PlateGlyphs{g})
+	if r == nil || r.Plate != "K-AB 10" || r.Uncertain {
+		t.Fatalf("got %+v, want K-AB 10, not uncertain", r)
+	}
+}

@@ -62,6 +62,26 @@ func plateClassCost(classes string, sc []float64, r rune) float64 {
 	return -sc[i]
 }
 
+// plateDoubt is the cost of reading glyph scores sc as r for the
+// confidence rule. O and 0 have nearly one shape in DIN and the position
+// decides between them, so their probabilities are pooled: a clear 0
+// among the digits is no doubt even if the model leans to O.
+func plateDoubt(classes string, sc []float64, r rune) float64 {
+	v := plateClassCost(classes, sc, r)
+	var twin rune
+	switch r {
+	case '0':
+		twin = 'O'
+	case 'O', 'Ö':
+		twin = '0'
+	default:
+		return v
+	}
+	v2 := plateClassCost(classes, sc, twin)
+	m := math.Min(v, v2)
+	return m - math.Log(math.Exp(m-v)+math.Exp(m-v2))
+}
+
 type plateReading struct {
 	text string // district, letters, digits, suffix joined
 	p    *plate.Plate
@@ -219,7 +239,7 @@ func decodeSpan(classes string, sc [][]float64, gapBefore []bool) []plateReading
 		worstOf := func(c string) float64 {
 			w := 0.0
 			for i, r := range []rune(c) {
-				w = math.Max(w, plateClassCost(classes, sc[i], r))
+				w = math.Max(w, plateDoubt(classes, sc[i], r))
 			}
 			return w
 		}
@@ -259,10 +279,10 @@ func decodeSpan(classes string, sc [][]float64, gapBefore []bool) []plateReading
 					chs = append(chs, best2(i, set))
 				}
 				rest := make([]byte, 0, n-d)
-				for _, ch := range chs {
+				for k, ch := range chs {
 					rest = append(rest, ch.c)
 					cost += ch.v
-					worst = math.Max(worst, ch.v)
+					worst = math.Max(worst, plateDoubt(classes, sc[d+k], rune(ch.c)))
 				}
 				if suffix != "" {
 					v := plateClassCost(classes, sc[n-1], rune(suffix[0]))
@@ -281,7 +301,7 @@ func decodeSpan(classes string, sc [][]float64, gapBefore []bool) []plateReading
 					}
 					alt := append([]byte(nil), rest...)
 					alt[k] = ch.c2
-					add(code, alt, nl, cost-ch.v+ch.v2, math.Max(worst, ch.v2))
+					add(code, alt, nl, cost-ch.v+ch.v2, math.Max(worst, plateDoubt(classes, sc[d+k], rune(ch.c2))))
 				}
 			}
 		}

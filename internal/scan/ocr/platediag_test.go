@@ -194,6 +194,9 @@ func TestPlateDiagnose(t *testing.T) {
 			if r.Plate == p.Plate {
 				exact++
 				right = append(right, [2]float64{r.Margin, r.Worst})
+				if r.Uncertain && os.Getenv("WACHE_SCAN_VERBOSE") == "2" {
+					t.Logf("%s #%d: right but uncertain: %q (%q, margin %.1f, worst %.1f)", lvl.Name, i, r.Plate, r.Text, r.Margin, r.Worst)
+				}
 				continue
 			}
 			wrong = append(wrong, [2]float64{r.Margin, r.Worst})
