@@ -161,9 +161,6 @@ func TestPlateDiagnose(t *testing.T) {
 		t.Skip("set WACHE_SCAN_DIAG=N to run")
 	}
 	from, _ := strconv.Atoi(os.Getenv("WACHE_SCAN_DIAG_FROM"))
-	if v, err := strconv.ParseFloat(os.Getenv("WACHE_PLATE_BONUS"), 64); err == nil {
-		plateSplitBonus = v
-	}
 	fonts := loadFonts(t)
 	m := diagPlateModel(t)
 	for li, lvl := range synth.PlateLevels {
