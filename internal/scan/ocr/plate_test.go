@@ -147,6 +147,9 @@ func TestPlateConfidence(t *testing.T) {
 		// out without doubt.
 		{"screw as E", []map[byte]float64{sure('K'), sure('A'), sure('B'), sure('1'), sure('2'), sure('E')}, "K-AB 12", true, "", 0, 5},
 		{"junk at the end", []map[byte]float64{sure('K'), sure('A'), sure('B'), sure('1'), sure('2'), sure('#')}, "K-AB 12", false, "", 0, 5},
+		// A narrow I the model half takes for junk, touching the next
+		// glyph: read, not left out as if it were a screw.
+		{"I or junk", []map[byte]float64{{'#': 0.65, 'I': 0.3}, sure('Z'), sure('W'), sure('J'), sure('2')}, "IZ-WJ 2", true, "", 2, 0},
 		// Leaving out a cell that reads as a clear glyph is doubtful.
 		{"glyph left out", []map[byte]float64{sure('Q'), sure('Q'), sure('K'), sure('A'), sure('B'), sure('1'), sure('2')}, "K-AB 12", true, "", 3, 0},
 	} {

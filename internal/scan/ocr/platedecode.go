@@ -97,10 +97,10 @@ type plateReading struct {
 const plateDropCost = 3
 
 // plateDrops is the cost of leaving out the glyphs before a and from b
-// on: plateDropCost each, less for a cell the model takes for junk; and
-// the highest of these costs, where a cell left out right next to the
-// plate's first or last glyph (no gap between them: part of a glyph cut
-// off, not a screw) counts as doubtful at least.
+// on: plateDropCost each, less for a cell the model takes for junk unless
+// it touches the plate's first or last glyph (no gap between them: a
+// narrow I or part of a glyph, not a screw); and the highest of these
+// costs, where a touching cell counts as doubtful at least.
 func plateDrops(classes string, sc [][]float64, gapBefore []bool, a, b int) (cost, worst float64) {
 	j := strings.IndexRune(classes, plateJunk)
 	for i := range sc {
@@ -108,12 +108,13 @@ func plateDrops(classes string, sc [][]float64, gapBefore []bool, a, b int) (cos
 			continue
 		}
 		c := float64(plateDropCost)
-		if j >= 0 {
+		touching := (i == a-1 && !gapBefore[a]) || (i == b && !gapBefore[b])
+		if j >= 0 && !touching {
 			c = math.Min(c, 0.5-sc[i][j])
 		}
 		cost += c
 		worst = math.Max(worst, c)
-		if (i == a-1 && !gapBefore[a]) || (i == b && !gapBefore[b]) {
+		if touching {
 			worst = math.Max(worst, plateDoubtfulDrop)
 		}
 	}
