@@ -1,11 +1,15 @@
-// Command ocrbtemplates builds the MRZ glyph classifier embedded in
-// internal/scan/ocr (ocrb.model): it renders synthetic documents with the
-// OCR-B font of Debian's fonts-ocr-b (through internal/scan/synth) under
-// every distortion level, cuts the glyph cells with the same code the
-// reader uses, and trains a linear softmax classifier on them. The seeds
+// Command ocrbtemplates builds the glyph classifiers embedded in
+// internal/scan/ocr: ocrb.model (MRZ, OCR-B of Debian's fonts-ocr-b) and,
+// with -kind plate, din.model (plates, DIN 1451 of fonts-opendin). It
+// renders synthetic documents or car photos (through internal/scan/synth)
+// under every distortion level, cuts the glyph cells with the same code
+// the reader uses, adds jittered re-cuts, and trains a small softmax
+// network on them. The plate model has a junk class as well (merged pairs,
+// parts of glyphs), which the reader's segmentation relies on. The seeds
 // differ from those of the accuracy tests.
 //
 //	go run ./tools/ocrbtemplates -docs 800 -out internal/scan/ocr/ocrb.model
+//	go run ./tools/ocrbtemplates -kind plate -docs 800 -hidden 96 -jitter 3 -epochs 15 -min-agree 0.5 -out internal/scan/ocr/din.model
 package main
 
 import (
@@ -61,10 +65,11 @@ func main() {
 	hidden := flag.Int("hidden", 96, "hidden ReLU units (0: linear model)")
 	minAgree := flag.Float64("min-agree", 0.6, "drop documents whose cells the embedded model reads right less often than this")
 	jitter := flag.Int("jitter", 3, "extra cuts per glyph with moved centre, pitch and band")
+	first := flag.Int("first", 0, "index of the first document to render; with -cache and first > 0 the new samples are added to the cached ones")
 	flag.Parse()
 	classes := ocr.Classes
 	if *kind == "plate" {
-		classes = ocr.PlateClasses
+		classes = plateClasses
 	}
 	fonts, err := synth.LoadFonts()
 	if err != nil {
@@ -78,7 +83,9 @@ func main() {
 			if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&samples); err != nil {
 				log.Fatal(err)
 			}
-			*docs = 0
+			if *first == 0 {
+				*docs = 0
+			}
 		}
 	}
 	var wg sync.WaitGroup
@@ -90,7 +97,7 @@ func main() {
 			for i := range jobs {
 				rng := rand.New(rand.NewPCG(*seed, uint64(i)))
 				if *kind == "plate" {
-					local := plateSamples(fonts, rng, i)
+					local := plateSamples(fonts, rng, i, *jitter, *minAgree)
 					mu.Lock()
 					samples = append(samples, local...)
 					mu.Unlock()
@@ -138,12 +145,19 @@ func main() {
 			}
 		}()
 	}
-	for i := 0; i < *docs; i++ {
+	for i := *first; i < *first+*docs; i++ {
 		jobs <- i
 	}
 	close(jobs)
 	wg.Wait()
 	log.Printf("%d glyph samples (%d documents dropped for disagreement)", len(samples), dropped.Load())
+	if *kind == "plate" {
+		perClass := make([]int, len(classes))
+		for _, x := range samples {
+			perClass[x.Label]++
+		}
+		log.Printf("samples per class %s: %v", classes, perClass)
+	}
 	if *cache != "" && *docs > 0 {
 		var buf bytes.Buffer
 		if err := gob.NewEncoder(&buf).Encode(samples); err != nil {
@@ -267,14 +281,29 @@ func trainSoftmax(s []sample, classes string, epochs int, lr0 float64, rng *rand
 	return m
 }
 
-// plateSamples renders one synthetic plate photo and labels its glyphs.
-func plateSamples(fonts *synth.Fonts, rng *rand.Rand, i int) []sample {
-	p := synth.RandomPlate(rng)
-	text := p.District + p.Letters + p.Digits + p.Suffix
-	if strings.ContainsAny(text, "ÄÖÜ") {
-		return nil // umlauts are not classes yet
+// plateTrainLevel is the distortion of training plate i: the accuracy
+// levels in turn, and every fourth plate a mix with wider ranges (more
+// blur, noise and JPEG loss than the hard level at its worst), so that the
+// model has seen worse cuts than it will be measured on.
+func plateTrainLevel(i int, rng *rand.Rand) synth.Distortion {
+	if i%4 < 3 {
+		return synth.PlateLevels[i%4]
 	}
-	lvl := synth.PlateLevels[i%len(synth.PlateLevels)]
+	return synth.Distortion{Name: "mixed", MaxRotate: 12, Perspective: 0.07,
+		Blur: [2]float64{0.2, 2.4}, Noise: 2 + 10*rng.Float64(), GlareProb: 0.4, GlareMax: 0.6,
+		JPEG: [2]int{45, 90}, DocFill: [2]float64{0.45, 0.9}}
+}
+
+// plateSamples renders one synthetic plate photo and labels the glyph
+// cells the reader's own segmentation cuts (when it finds as many glyphs
+// as the plate has and the current model mostly agrees), with jitter
+// re-cuts of every cell and junk cells (merged pairs, parts of glyphs)
+// labelled as the junk class. Umlauts are labelled as their vowel (the
+// decoder reads Ü with U's score).
+func plateSamples(fonts *synth.Fonts, rng *rand.Rand, i, jitter int, minAgree float64) []sample {
+	p := synth.RandomPlate(rng)
+	text := strings.NewReplacer("Ä", "A", "Ö", "O", "Ü", "U").Replace(p.District + p.Letters + p.Digits + p.Suffix)
+	lvl := plateTrainLevel(i, rng)
 	ph, err := synth.RenderPlate(fonts, p, lvl, 1280, 960, rng)
 	if err != nil {
 		log.Fatal(err)
@@ -283,16 +312,54 @@ func plateSamples(fonts *synth.Fonts, rng *rand.Rand, i int) []sample {
 	if err != nil {
 		log.Fatal(err)
 	}
-	ex := ocr.ExtractPlates(img, 1)
-	if len(ex) == 0 || len(ex[0].Features) != len(text) {
+	m, _ := ocr.PlateModel()
+	var line *ocr.PlateGlyphs
+	bestAgree := minAgree
+	for _, g := range ocr.ExtractPlates(img, 4) {
+		if len(g.Features) != len(text) {
+			continue
+		}
+		ok := 0
+		for k, f := range g.Features {
+			sc := m.Scores(f)
+			best := 0
+			for c := range sc {
+				if sc[c] > sc[best] {
+					best = c
+				}
+			}
+			if m.Classes[best] == text[k] {
+				ok++
+			}
+		}
+		if a := float64(ok) / float64(len(text)); a >= bestAgree {
+			g := g
+			line, bestAgree = &g, a
+		}
+	}
+	if line == nil {
 		return nil
 	}
+	junk := strings.IndexByte(plateClasses, '#')
 	var out []sample
-	for k := 0; k < len(text); k++ {
-		out = append(out, sample{Q: quantise(ex[0].Features[k]), Label: strings.IndexByte(ocr.PlateClasses, text[k]), Doc: i})
+	cuts := [][][]float32{line.Features}
+	for j := 0; j < jitter; j++ {
+		cuts = append(cuts, line.Jitter(rng))
+	}
+	for _, cut := range cuts {
+		for k := 0; k < len(text); k++ {
+			out = append(out, sample{Q: quantise(cut[k]), Label: strings.IndexByte(plateClasses, text[k]), Doc: i})
+		}
+	}
+	for _, f := range line.JunkCells(rng) {
+		out = append(out, sample{Q: quantise(f), Label: junk, Doc: i})
 	}
 	return out
 }
+
+// plateClasses are the plate model's classes: the characters and a junk
+// class for cells that are not one glyph.
+const plateClasses = ocr.PlateClasses + "#"
 
 // trainMLP fits a one-hidden-layer ReLU network with softmax output by
 // plain SGD.

@@ -91,9 +91,16 @@ func drawPlate(f *Fonts, p PlateTruth, pxmm float64, rng *rand.Rand) *image.RGBA
 	x := float64(band.Max.X) + (float64(W-band.Max.X)-total)/2
 	base := 92.5 * pxmm
 	put := func(s string) {
-		d := font.Drawer{Dst: img, Src: image.NewUniform(black), Face: txt, Dot: fixed.Point26_6{X: fixed.Int26_6(x * 64), Y: fixed.Int26_6(base * 64)}}
-		d.DrawString(s)
-		x += adv(s)
+		if !strings.ContainsAny(s, "ÄÖÜ") {
+			d := font.Drawer{Dst: img, Src: image.NewUniform(black), Face: txt, Dot: fixed.Point26_6{X: fixed.Int26_6(x * 64), Y: fixed.Int26_6(base * 64)}}
+			d.DrawString(s)
+			x += adv(s)
+			return
+		}
+		for _, r := range s {
+			drawPlateRune(img, txt, black, x, base, 75*pxmm, r)
+			x += adv(string(r))
+		}
 	}
 	put(p.District)
 	x += gap
@@ -105,6 +112,53 @@ func drawPlate(f *Fonts, p PlateTruth, pxmm float64, rng *rand.Rand) *image.RGBA
 	x += 1.5 * gap
 	put(p.Digits + p.Suffix)
 	return img
+}
+
+// drawPlateRune draws one character of the plate text at x on the
+// baseline. Umlauts are drawn as on real plates: the FE-Schrift keeps Ä,
+// Ö and Ü within the character height (the vowel shortened, the dots
+// above it), whereas DIN fonts put the dots above the capitals, where on a
+// plate they would touch the border.
+func drawPlateRune(img *image.RGBA, fc font.Face, c color.RGBA, x, base, capH float64, r rune) {
+	plain, ok := map[rune]rune{'Ä': 'A', 'Ö': 'O', 'Ü': 'U'}[r]
+	if !ok {
+		d := font.Drawer{Dst: img, Src: image.NewUniform(c), Face: fc, Dot: fixed.Point26_6{X: fixed.Int26_6(x * 64), Y: fixed.Int26_6(base * 64)}}
+		d.DrawString(string(r))
+		return
+	}
+	// The vowel into a mask, then squeezed to 78 % of its height.
+	adv := float64(font.MeasureString(fc, string(plain))) / 64
+	mw, mh := int(adv)+4, int(capH*1.1)+4
+	mask := image.NewAlpha(image.Rect(0, 0, mw, mh))
+	d := font.Drawer{Dst: mask, Src: image.Opaque, Face: fc, Dot: fixed.Point26_6{X: fixed.Int26_6(2 * 64), Y: fixed.Int26_6(float64(mh-2) * 64)}}
+	d.DrawString(string(plain))
+	const squeeze = 0.78
+	for y := 0; y < int(float64(mh)*squeeze); y++ {
+		sy := (float64(y)+0.5)/squeeze - 0.5
+		y0 := int(sy)
+		fy := sy - float64(y0)
+		dy := int(base) - int(float64(mh-2)*squeeze) + y
+		for mx := 0; mx < mw; mx++ {
+			a0 := float64(mask.AlphaAt(mx, y0).A)
+			a1 := float64(mask.AlphaAt(mx, min(y0+1, mh-1)).A)
+			a := (a0*(1-fy) + a1*fy) / 255
+			if a <= 0 {
+				continue
+			}
+			dx := int(x) - 2 + mx
+			if !image.Pt(dx, dy).In(img.Bounds()) {
+				continue
+			}
+			o := img.RGBAAt(dx, dy)
+			blend := func(bg, fg uint8) uint8 { return uint8(float64(bg)*(1-a) + float64(fg)*a + 0.5) }
+			img.SetRGBA(dx, dy, color.RGBA{blend(o.R, c.R), blend(o.G, c.G), blend(o.B, c.B), 255})
+		}
+	}
+	// Two dots (a stroke wide) in the room left above the vowel.
+	dot := 0.075 * capH
+	for _, fx := range []float64{0.3, 0.7} {
+		fillCircle(img, x+fx*adv, base-capH+dot, dot, c)
+	}
 }
 
 func fillCircle(img *image.RGBA, cx, cy, r float64, c color.RGBA) {
