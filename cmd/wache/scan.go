@@ -67,6 +67,10 @@ The photo is read on this device, in memory, and never stored or uploaded.`)
 		out = res
 		if !c.json {
 			fmt.Fprintf(env.Stdout, "Kennzeichen / plate: %s\n", res.Plate)
+			if res.Uncertain {
+				// Plates have no check digit: only the reader's own doubt flags a misreading.
+				fmt.Fprintf(env.Stdout, "UNSICHER / uncertain reading: compare with the vehicle before relying on it\n")
+			}
 			if len(res.Candidates) > 1 {
 				var cs []string
 				for _, p := range res.Candidates {

@@ -187,7 +187,14 @@ export interface MRZResult {
 }
 
 export interface PlateCandidate { plate: string; district: string; letters: string; digits: string; suffix?: string; kind: string; district_name?: string; state?: string }
-export interface PlateReading { plate: string; candidates: PlateCandidate[]; text: string }
+export interface PlateReading {
+  plate: string;
+  candidates: PlateCandidate[];
+  text: string;
+  margin: number; // nats to the next reading
+  worst: number; // cost of the weakest glyph
+  uncertain?: boolean; // a close call or a weak glyph: the officer must compare with the vehicle
+}
 
 export interface ScanResult { mrz?: MRZResult; plate?: PlateReading; took_ms: number }
 

@@ -215,6 +215,7 @@ export function Scanner() {
       {plate && (
         <div class="pad sc-result" ref={readOut} data-testid="plate-result">
           <p class="plate-big" aria-live="polite"><span class="plate-text" data-testid="plate-picked">{picked}</span></p>
+          {plate.uncertain && <p class="error" role="alert" data-testid="plate-uncertain">{t('scPlateUncertain')}</p>}
           <p class="hint">{t('scReadAs', { text: plate.text })}{plate.candidates.find((c) => c.plate === picked)?.district_name ? ` · ${plate.candidates.find((c) => c.plate === picked)!.district_name}` : ''}</p>
           {plate.candidates.length > 1 && (
             <fieldset class="plate-cands">
