@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -21,7 +20,6 @@ import (
 	"github.com/wache/wache/internal/scan"
 	"github.com/wache/wache/internal/scan/mrz"
 	"github.com/wache/wache/internal/scan/synth"
-	"github.com/wache/wache/web"
 )
 
 // TestBrowserAuskunft runs web/tests/auskunft.mjs against a real node:
@@ -36,27 +34,7 @@ import (
 // preconditions as TestBrowser, and the synth fonts (fonts-ocr-b,
 // fonts-opendin).
 func TestBrowserAuskunft(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser tests are long; skipped with -short")
-	}
-	need := func(ok bool, what string) {
-		if ok {
-			return
-		}
-		if os.Getenv("WACHE_TEST_BROWSER_REQUIRED") == "1" {
-			t.Fatalf("browser tests required but %s", what)
-		}
-		t.Skipf("browser Auskunft tests skipped: %s (set WACHE_TEST_BROWSER_REQUIRED=1 to fail instead)", what)
-	}
-	_, err := os.Stat("/usr/bin/chromium")
-	need(err == nil, "/usr/bin/chromium is missing (apt-get install chromium)")
-	_, err = os.Stat("node_modules/playwright-core")
-	need(err == nil, "web/node_modules is missing (npm ci --prefix web)")
-	_, err = exec.LookPath("node")
-	need(err == nil, "node is missing")
-	need(web.Built(web.Files()), "the app is not built into web/dist (make web)")
-	_, err = os.Stat("dist/wache.wasm")
-	need(err == nil, "web/dist/wache.wasm is missing (make web)")
+	need := browserReady(t, "browser Auskunft tests")
 	fonts, err := synth.LoadFonts()
 	need(!errors.Is(err, synth.ErrNoFont), fmt.Sprint(err))
 	if err != nil {
@@ -68,27 +46,13 @@ func TestBrowserAuskunft(t *testing.T) {
 	n := harness.Start(t, harness.Options{})
 	importFixtures(t, n, fx)
 
-	results, _ := filepath.Abs("test-results")
-	if err := os.MkdirAll(results, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	fxJSON, _ := json.Marshal(fx)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "tests/auskunft.mjs")
-	cmd.Env = append(os.Environ(),
+	runScript(t, "auskunft.mjs", 10*time.Minute,
 		"WACHE_URL="+n.URL,
 		"WACHE_MAIL_DIR="+filepath.Join(n.Data, "mail"),
 		"WACHE_WORK="+work,
-		"WACHE_RESULTS="+results,
 		"WACHE_FIXTURES="+string(fxJSON),
 	)
-	cmd.Stdout = testWriter{t}
-	cmd.Stderr = testWriter{t}
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("browser Auskunft tests failed: %v (screenshots and logs in %s)", err, results)
-	}
 }
 
 // fixtures is what the launcher hands the script: photo paths and the

@@ -1,14 +1,12 @@
 package web_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,7 +14,6 @@ import (
 	"time"
 
 	"github.com/wache/wache/internal/harness"
-	"github.com/wache/wache/web"
 )
 
 // TestBrowser runs the Playwright tests of the browser app (web/tests/run.mjs)
@@ -28,34 +25,9 @@ import (
 // is compiled), web/node_modules and /usr/bin/chromium; without them it
 // skips, unless WACHE_TEST_BROWSER_REQUIRED=1 (set by .ci/run).
 func TestBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser tests are long; skipped with -short")
-	}
-	need := func(ok bool, what string) {
-		if ok {
-			return
-		}
-		if os.Getenv("WACHE_TEST_BROWSER_REQUIRED") == "1" {
-			t.Fatalf("browser tests required but %s", what)
-		}
-		t.Skipf("browser tests skipped: %s (set WACHE_TEST_BROWSER_REQUIRED=1 to fail instead)", what)
-	}
-	_, err := os.Stat("/usr/bin/chromium")
-	need(err == nil, "/usr/bin/chromium is missing (apt-get install chromium)")
-	_, err = os.Stat("node_modules/playwright-core")
-	need(err == nil, "web/node_modules is missing (npm ci --prefix web)")
-	_, err = exec.LookPath("node")
-	need(err == nil, "node is missing")
-	files := web.Files()
-	need(web.Built(files), "the app is not built into web/dist (make web)")
-	_, err = os.Stat("dist/wache.wasm")
-	need(err == nil, "web/dist/wache.wasm is missing (make web)")
-
+	browserReady(t, "browser tests")
 	work := t.TempDir()
-	bin := filepath.Join(work, "wache")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/wache/wache/cmd/wache").CombinedOutput(); err != nil {
-		t.Fatalf("build wache: %v\n%s", err, out)
-	}
+	bin := buildCLI(t, work)
 
 	n := harness.Start(t, harness.Options{})
 	// The browsers reach the node through a TCP proxy the test can cut, so
@@ -63,40 +35,19 @@ func TestBrowser(t *testing.T) {
 	px := startProxy(t, strings.TrimPrefix(n.URL, "http://"))
 	ctl := startControl(t, px)
 
-	results, _ := filepath.Abs("test-results")
-	if err := os.MkdirAll(results, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "tests/run.mjs")
-	cmd.Env = append(os.Environ(),
+	results := runScript(t, "run.mjs", 12*time.Minute,
 		"WACHE_URL=http://"+px.addr(),
 		"WACHE_MAIL_DIR="+filepath.Join(n.Data, "mail"),
 		"WACHE_CONTROL="+ctl,
 		"WACHE_BIN="+bin,
 		"WACHE_WORK="+work,
-		"WACHE_RESULTS="+results,
 	)
-	cmd.Stdout = testWriter{t}
-	cmd.Stderr = testWriter{t}
-	cmd.WaitDelay = 10 * time.Second
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("browser tests failed: %v (screenshots and logs in %s)", err, results)
-	}
 	if b, err := os.ReadFile(filepath.Join(results, "measurements.json")); err == nil {
 		var m map[string]any
 		if json.Unmarshal(b, &m) == nil {
 			t.Logf("measurements: %s", b)
 		}
 	}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // proxy forwards TCP connections to the node; down() closes every open

@@ -3,128 +3,17 @@
 // web/alarm_browser_test.go, which passes WACHE_URL, WACHE_MAIL_DIR,
 // WACHE_BIN (the CLI, used by the admin for the alarm policy), WACHE_WORK
 // and WACHE_RESULTS (screenshots, logs).
-import { chromium } from 'playwright-core';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { readdirSync, readFileSync, writeFileSync, mkdirSync, existsSync, copyFileSync } from 'node:fs';
-import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { D, log, session } from './lib.mjs';
 
-const run = promisify(execFile);
-const URL_ = process.env.WACHE_URL;
-const MAIL = process.env.WACHE_MAIL_DIR;
-const BIN = process.env.WACHE_BIN;
-const WORK = process.env.WACHE_WORK;
-const OUT = process.env.WACHE_RESULTS || 'test-results';
-for (const [k, v] of Object.entries({ WACHE_URL: URL_, WACHE_MAIL_DIR: MAIL, WACHE_BIN: BIN, WACHE_WORK: WORK })) {
-  if (!v) throw new Error(`${k} is not set: run through web/alarm_browser_test.go`);
-}
-mkdirSync(OUT, { recursive: true });
-
-const D = '@polizei.example';
+const s = session({ launcher: 'web/alarm_browser_test.go', need: ['WACHE_BIN', 'WACHE_WORK'], prefix: 'alarm-' });
+const { URL_, figures, step, until, shot, bridge, mailFiles, newCode } = s;
 const ANNA = 'anna.schmidt' + D, BEN = 'ben.mueller' + D, LEIT = 'leitstelle' + D, ADMIN = 'admin' + D;
 const PIN = 'wache-pin-1357';
-const T = 30000;
-const PHONE = { width: 375, height: 667 };
-const figures = {};
-
-const log = (...a) => console.log(new Date().toISOString().slice(11, 23), ...a);
-let stepName = '';
-async function step(name, fn) {
-  stepName = name;
-  log('▶', name);
-  const t0 = Date.now();
-  await fn();
-  log('✓', name, `${Date.now() - t0} ms`);
-}
-
-function mailFiles(email) {
-  if (!existsSync(MAIL)) return [];
-  return readdirSync(MAIL).filter((f) => f.endsWith(`-${email}.eml`)).sort();
-}
-
-async function newCode(email, before) {
-  const end = Date.now() + T;
-  while (Date.now() < end) {
-    const files = mailFiles(email);
-    if (files.length > before) {
-      const m = readFileSync(join(MAIL, files[files.length - 1]), 'utf8').match(/Anmeldecode: (\d{6})/);
-      if (m) return m[1];
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no login mail for ${email}`);
-}
-
-async function admin(...args) {
-  const env = { ...process.env, WACHE_SERVER: URL_, WACHE_HOME: join(WORK, 'admin'), WACHE_PASSPHRASE: 'admin-cli-pass' };
-  try {
-    const { stdout } = await run(BIN, args, { env, timeout: 60000 });
-    return stdout;
-  } catch (e) {
-    throw new Error(`wache ${args.join(' ')}: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
-  }
-}
-
-async function until(what, fn, ms = T) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try {
-      if (await fn()) return;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ': ' + last.message : ''}`);
-}
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
-const pages = [];
-
-async function person(label, geo) {
-  const ctx = await browser.newContext({
-    viewport: PHONE, locale: 'de-DE', timezoneId: 'Europe/Berlin',
-    ...(geo ? { geolocation: geo, permissions: ['geolocation'] } : {}),
-  });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(T);
-  const lines = [];
-  page.on('console', (m) => lines.push(`[${m.type()}] ${m.text()}`));
-  page.on('pageerror', (e) => { lines.push(`[pageerror] ${e.message}`); log(label, 'page error:', e.message); });
-  page.on('dialog', (d) => d.accept()); // "end the alarm?"
-  pages.push({ label, page, lines });
-  return { ctx, page, label };
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(OUT, `${name}.png`) });
-}
-
-async function login(o, email, deviceName) {
-  const { page } = o;
-  await page.goto(URL_ + '/');
-  await page.waitForSelector('#email', { timeout: 60000 });
-  await page.fill('#email', email);
-  const before = mailFiles(email).length;
-  await page.click('form button[type=submit]');
-  const code = await newCode(email, before);
-  await page.waitForSelector('#code');
-  await page.fill('#code', code);
-  await page.fill('#device', deviceName);
-  await page.fill('#pin', PIN);
-  await page.fill('#pin2', PIN);
-  await page.click('form button[type=submit]');
-  await page.waitForSelector('.shell', { timeout: 60000 });
-}
-
-const bridge = (page, fn, ...args) => page.evaluate(([f, a]) => window.wache[f](...a), [fn, args]);
+const admin = s.cli('admin', 'admin-cli-pass'); // the alarm policy is set with the CLI
+await s.launch();
+const person = (label, geo) => s.person(label, { geo, acceptDialogs: true }); // "end the alarm?"
+const login = (o, email, deviceName) => s.login(o, email, deviceName, PIN);
 
 // hasText waits until a member's device decrypted a text in a chat (so it
 // has joined the conversation's MLS group).
@@ -132,8 +21,7 @@ async function hasText(page, conv, text) {
   await until(`"${text}" decrypted`, async () => (await bridge(page, 'messages', conv, {})).some((m) => m.text === text), 60000);
 }
 
-let failed = false;
-try {
+await s.main(async () => {
   const BEN_AT = { latitude: 52.5163, longitude: 13.3777, accuracy: 15 };
   const A = await person('anna', { latitude: 52.52003, longitude: 13.40495, accuracy: 12 });
   const B = await person('ben', BEN_AT);
@@ -306,19 +194,4 @@ try {
     assert.equal(ended.alarm.state, 'ended');
     await until('live stop decrypted by dispatch', async () => (await bridge(L.page, 'alarm', alarmId)).content?.stopped === true, 60000);
   });
-} catch (e) {
-  failed = true;
-  console.error(`FAILED in step "${stepName}": ${e.stack || e}`);
-  for (const { label, page } of pages) await page.screenshot({ path: join(OUT, `alarm-failure-${label}.png`) }).catch(() => {});
-} finally {
-  for (const { label, lines } of pages) writeFileSync(join(OUT, `alarm-console-${label}.log`), lines.join('\n'));
-  writeFileSync(join(OUT, 'alarm-measurements.json'), JSON.stringify(figures, null, 2));
-  if (!failed && process.env.WACHE_SCREENSHOTS) {
-    mkdirSync(process.env.WACHE_SCREENSHOTS, { recursive: true });
-    for (const n of ['sos-phone', 'sos-active-phone', 'alarm-takeover-phone', 'dispatch-phone', 'priority-phone', 'receipts-phone']) {
-      copyFileSync(join(OUT, `${n}.png`), join(process.env.WACHE_SCREENSHOTS, `${n}.png`));
-    }
-  }
-  await browser.close();
-}
-process.exit(failed ? 1 : 0);
+}, ['sos-phone', 'sos-active-phone', 'alarm-takeover-phone', 'dispatch-phone', 'priority-phone', 'receipts-phone']);

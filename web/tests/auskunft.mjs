@@ -3,115 +3,17 @@
 // against a real node. Started by web/auskunft_browser_test.go, which
 // renders the photos, imports the matching records and passes WACHE_URL,
 // WACHE_MAIL_DIR, WACHE_WORK, WACHE_RESULTS and WACHE_FIXTURES (JSON).
-import { chromium } from 'playwright-core';
-import { readdirSync, readFileSync, writeFileSync, mkdirSync, existsSync, copyFileSync } from 'node:fs';
-import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { D, log, session } from './lib.mjs';
 
-const URL_ = process.env.WACHE_URL;
-const MAIL = process.env.WACHE_MAIL_DIR;
-const OUT = process.env.WACHE_RESULTS || 'test-results';
-for (const [k, v] of Object.entries({ WACHE_URL: URL_, WACHE_MAIL_DIR: MAIL, WACHE_FIXTURES: process.env.WACHE_FIXTURES })) {
-  if (!v) throw new Error(`${k} is not set: run through web/auskunft_browser_test.go`);
-}
+const s = session({ launcher: 'web/auskunft_browser_test.go', need: ['WACHE_FIXTURES'], prefix: 'auskunft-' });
+const { URL_, figures, step, until, shot, bridge, person } = s;
 const FX = JSON.parse(process.env.WACHE_FIXTURES);
-mkdirSync(OUT, { recursive: true });
-
-const D = '@polizei.example';
 const ANNA = 'anna.schmidt' + D, ADMIN = 'admin' + D;
 const PIN = 'wache-pin-2468';
-const T = 30000;
-const PHONE = { width: 375, height: 667 };
-const figures = {};
 const PURPOSE = 'Verkehrskontrolle B 96, Fahrer ohne Führerschein';
-
-const log = (...a) => console.log(new Date().toISOString().slice(11, 23), ...a);
-let stepName = '';
-async function step(name, fn) {
-  stepName = name;
-  log('▶', name);
-  const t0 = Date.now();
-  await fn();
-  log('✓', name, `${Date.now() - t0} ms`);
-}
-
-function mailFiles(email) {
-  if (!existsSync(MAIL)) return [];
-  return readdirSync(MAIL).filter((f) => f.endsWith(`-${email}.eml`)).sort();
-}
-
-async function newCode(email, before) {
-  const end = Date.now() + T;
-  while (Date.now() < end) {
-    const files = mailFiles(email);
-    if (files.length > before) {
-      const m = readFileSync(join(MAIL, files[files.length - 1]), 'utf8').match(/Anmeldecode: (\d{6})/);
-      if (m) return m[1];
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no login mail for ${email}`);
-}
-
-async function until(what, fn, ms = T) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try {
-      if (await fn()) return;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ': ' + last.message : ''}`);
-}
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
-const pages = [];
-
-async function person(label, geo) {
-  const ctx = await browser.newContext({
-    viewport: PHONE, locale: 'de-DE', timezoneId: 'Europe/Berlin',
-    ...(geo ? { geolocation: geo, permissions: ['geolocation'] } : {}),
-  });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(T);
-  const lines = [];
-  page.on('console', (m) => lines.push(`[${m.type()}] ${m.text()}`));
-  page.on('pageerror', (e) => { lines.push(`[pageerror] ${e.message}`); log(label, 'page error:', e.message); });
-  page.on('dialog', (d) => d.accept()); // "end the alarm?"
-  pages.push({ label, page, lines });
-  return { ctx, page, label };
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: join(OUT, `${name}.png`) });
-}
-
-async function login(o, email, deviceName) {
-  const { page } = o;
-  await page.goto(URL_ + '/');
-  await page.waitForSelector('#email', { timeout: 60000 });
-  await page.fill('#email', email);
-  const before = mailFiles(email).length;
-  await page.click('form button[type=submit]');
-  const code = await newCode(email, before);
-  await page.waitForSelector('#code');
-  await page.fill('#code', code);
-  await page.fill('#device', deviceName);
-  await page.fill('#pin', PIN);
-  await page.fill('#pin2', PIN);
-  await page.click('form button[type=submit]');
-  await page.waitForSelector('.shell', { timeout: 60000 });
-}
-
-const bridge = (page, fn, ...args) => page.evaluate(([f, a]) => window.wache[f](...a), [fn, args]);
+await s.launch();
+const login = (o, email, deviceName) => s.login(o, email, deviceName, PIN);
 
 // before reports whether element a comes before element b in the page.
 const before = (page, a, b) => page.evaluate(([x, y]) => {
@@ -132,8 +34,7 @@ async function scan(page, mode, photo, testid) {
   return { ...timing, wallMs: Date.now() - t0 };
 }
 
-let failed = false;
-try {
+await s.main(async () => {
   const A = await person('anna');
   const { page } = A;
   const reqs = [];
@@ -287,20 +188,4 @@ try {
     await B.page.click('.ak-form button[type=submit]');
     await until('rate limit', async () => /Zu viele Abfragen/.test(await B.page.locator('[data-testid=ak-error]').innerText()));
   });
-} catch (e) {
-  failed = true;
-  console.error(`FAILED in step "${stepName}": ${e.stack || e}`);
-  for (const { label, page } of pages) await page.screenshot({ path: join(OUT, `auskunft-failure-${label}.png`) }).catch(() => {});
-} finally {
-  for (const { label, lines } of pages) writeFileSync(join(OUT, `auskunft-console-${label}.log`), lines.join('\n'));
-  writeFileSync(join(OUT, 'auskunft-measurements.json'), JSON.stringify(figures, null, 2));
-  log('measurements', JSON.stringify(figures));
-  if (!failed && process.env.WACHE_SCREENSHOTS) {
-    mkdirSync(process.env.WACHE_SCREENSHOTS, { recursive: true });
-    for (const n of ['auskunft-hit-phone', 'auskunft-nohit-phone', 'scanner-mrz-phone', 'scanner-mrz-query-phone', 'scanner-mrz-invalid-phone', 'scanner-plate-phone']) {
-      copyFileSync(join(OUT, `${n}.png`), join(process.env.WACHE_SCREENSHOTS, `${n}.png`));
-    }
-  }
-  await browser.close();
-}
-process.exit(failed ? 1 : 0);
+}, ['auskunft-hit-phone', 'auskunft-nohit-phone', 'scanner-mrz-phone', 'scanner-mrz-query-phone', 'scanner-mrz-invalid-phone', 'scanner-plate-phone']);

@@ -6,147 +6,39 @@
 //   WACHE_CONTROL   POST /down and /up: cut and restore the server
 //   WACHE_BIN       the wache CLI, a third member of the MLS group
 //   WACHE_WORK      scratch directory; WACHE_RESULTS: screenshots, logs, figures
-import { chromium } from 'playwright-core';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { readdirSync, readFileSync, writeFileSync, mkdirSync, statSync, existsSync, copyFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { D, PHONE, DESKTOP, session } from './lib.mjs';
 
-const run = promisify(execFile);
-const URL_ = process.env.WACHE_URL;
-const MAIL = process.env.WACHE_MAIL_DIR;
+const s = session({ launcher: 'web/browser_test.go', need: ['WACHE_CONTROL', 'WACHE_BIN', 'WACHE_WORK'] });
+const { URL_, figures, step, until, shot, mailFiles, newCode } = s;
 const CONTROL = process.env.WACHE_CONTROL;
-const BIN = process.env.WACHE_BIN;
 const WORK = process.env.WACHE_WORK;
-const OUT = process.env.WACHE_RESULTS || 'test-results';
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
-for (const [k, v] of Object.entries({ WACHE_URL: URL_, WACHE_MAIL_DIR: MAIL, WACHE_CONTROL: CONTROL, WACHE_BIN: BIN, WACHE_WORK: WORK })) {
-  if (!v) throw new Error(`${k} is not set: run through web/browser_test.go`);
-}
-mkdirSync(OUT, { recursive: true });
-
-const D = '@polizei.example';
 const ANNA = 'anna.schmidt' + D, BEN = 'ben.mueller' + D, CLARA = 'clara.wagner' + D, DENIZ = 'deniz.yilmaz' + D;
 const PIN = 'wache-pin-2468';
 const GROUP = 'Streife Nord';
-const T = 30000; // default wait for anything that crosses the network
-const PHONE = { width: 375, height: 667 };
-const DESKTOP = { width: 1280, height: 800 };
-const figures = {};
 
-const log = (...a) => console.log(new Date().toISOString().slice(11, 23), ...a);
-let stepName = '';
-async function step(name, fn) {
-  stepName = name;
-  log('▶', name);
-  const t0 = Date.now();
-  await fn();
-  log('✓', name, `${Date.now() - t0} ms`);
-}
+// clara is the third member of the group, on the CLI.
+const cli = s.cli('clara', 'clara-cli-pass');
 
-// ---- helpers: mail codes, CLI, server control ----
-
-function mailFiles(email) {
-  if (!existsSync(MAIL)) return [];
-  return readdirSync(MAIL).filter((f) => f.endsWith(`-${email}.eml`)).sort();
-}
-
-async function newCode(email, before) {
-  const end = Date.now() + T;
-  while (Date.now() < end) {
-    const files = mailFiles(email);
-    if (files.length > before) {
-      const m = readFileSync(join(MAIL, files[files.length - 1]), 'utf8').match(/Anmeldecode: (\d{6})/);
-      if (m) return m[1];
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no login mail for ${email}`);
-}
-
-async function cli(...args) {
-  const env = { ...process.env, WACHE_SERVER: URL_, WACHE_HOME: join(WORK, 'clara'), WACHE_PASSPHRASE: 'clara-cli-pass' };
-  try {
-    const { stdout } = await run(BIN, args, { env, timeout: 60000 });
-    return stdout;
-  } catch (e) {
-    throw new Error(`wache ${args.join(' ')}: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`);
-  }
-}
-
+// server cuts (down) and restores (up) the link between app and node.
 async function server(state) {
   const r = await fetch(`${CONTROL}/${state}`, { method: 'POST' });
   assert.equal(r.status, 200);
 }
 
-async function until(what, fn, ms = T) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try {
-      if (await fn()) return;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ': ' + last.message : ''}`);
-}
-
-// ---- browser ----
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync',
-    // a fake microphone for the voice message test
-    '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
-});
-const pages = [];
-
-async function officer(label, geo, viewport = PHONE) {
-  const ctx = await browser.newContext({
-    viewport, locale: 'de-DE', timezoneId: 'Europe/Berlin',
-    geolocation: geo, permissions: ['geolocation', 'microphone'],
-  });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(T);
-  const lines = [];
-  page.on('console', (m) => lines.push(`[${m.type()}] ${m.text()}`));
-  page.on('pageerror', (e) => { lines.push(`[pageerror] ${e.message}`); log(label, 'page error:', e.message); });
-  pages.push({ label, page, lines });
-  return { ctx, page, label };
-}
-
-async function shot(page, name) {
-  const path = join(OUT, `${name}.png`);
-  await page.screenshot({ path });
-  return path;
-}
+// a fake microphone for the voice message test
+const browser = await s.launch(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
+const officer = (label, geo, viewport = PHONE) => s.person(label, { geo, viewport, permissions: ['geolocation', 'microphone'] });
 
 async function openApp(page) {
   await page.goto(URL_ + '/');
 }
 
-async function login(o, email, deviceName) {
-  const { page } = o;
-  await openApp(page);
-  await page.waitForSelector('#email');
-  await page.fill('#email', email);
-  const before = mailFiles(email).length;
-  await page.click('form button[type=submit]');
-  const code = await newCode(email, before);
-  await page.waitForSelector('#code');
-  await page.fill('#code', code);
-  await page.fill('#device', deviceName);
-  await page.fill('#pin', PIN);
-  await page.fill('#pin2', PIN);
-  await page.click('form button[type=submit]');
-  await page.waitForSelector('[data-testid=chat-list], .chatlist .muted', { timeout: 60000 });
-}
+const login = (o, email, deviceName) => s.login(o, email, deviceName, PIN, '[data-testid=chat-list], .chatlist .muted');
 
 let chatId = '';
 async function openChat(page) {
@@ -211,8 +103,7 @@ async function scenePhoto() {
 
 // ---- the tests ----
 
-let failed = false;
-try {
+await s.main(async () => {
   const A = await officer('anna', { latitude: 52.52003, longitude: 13.40495, accuracy: 12 });
   const B = await officer('ben', { latitude: 52.5163, longitude: 13.3777, accuracy: 20 });
 
@@ -595,23 +486,4 @@ try {
     const b = await A.page.evaluate(async () => (window.wache && typeof window.wache.bench === 'function') ? await window.wache.bench() : null);
     if (b) figures.bench = b;
   });
-} catch (e) {
-  failed = true;
-  console.error(`FAILED in step "${stepName}": ${e.stack || e}`);
-  for (const { label, page } of pages) {
-    await page.screenshot({ path: join(OUT, `failure-${label}.png`) }).catch(() => {});
-  }
-} finally {
-  for (const { label, lines } of pages) writeFileSync(join(OUT, `console-${label}.log`), lines.join('\n'));
-  writeFileSync(join(OUT, 'measurements.json'), JSON.stringify(figures, null, 2));
-  // WACHE_SCREENSHOTS=dir copies the README's screenshots there (docs/screenshots).
-  if (!failed && process.env.WACHE_SCREENSHOTS) {
-    mkdirSync(process.env.WACHE_SCREENSHOTS, { recursive: true });
-    for (const n of ['login', 'chatlist', 'chat', 'devices']) {
-      for (const size of ['phone', 'desktop']) copyFileSync(join(OUT, `${n}-${size}.png`), join(process.env.WACHE_SCREENSHOTS, `${n}-${size}.png`));
-    }
-  }
-  log('figures', JSON.stringify(figures));
-  await browser.close();
-}
-process.exit(failed ? 1 : 0);
+}, ['login-phone', 'login-desktop', 'chatlist-phone', 'chatlist-desktop', 'chat-phone', 'chat-desktop', 'devices-phone', 'devices-desktop']);
