@@ -147,6 +147,9 @@ type Alarm struct {
 	Timeline         []AlarmEvent       `json:"timeline"`
 	Envelopes        []AlarmEnvelopeRef `json:"envelopes"`
 	Duplicate        bool               `json:"duplicate,omitempty"`
+	// Partial marks the bounded copy a frame carries when older timeline
+	// events or responses were left out (GET /alarms/{id} has them all).
+	Partial bool `json:"partial,omitempty"`
 }
 
 type AlarmResponse struct {

@@ -245,7 +245,7 @@ func (s *Service) Raise(ctx context.Context, u *wache.User, d *wache.Device, req
 	framed := !slices.Contains(posted, nil)
 	if framed {
 		b, err := json.Marshal(frameAlarm(a))
-		if framed = err == nil; framed {
+		if framed = err == nil && len(b) <= relay.MaxAttached; framed {
 			publish(b)
 		}
 	}
@@ -787,13 +787,15 @@ const (
 	frameResponses = 500
 )
 
+// frameAlarm is the copy of a that frames carry: the newest events and
+// responses within the bounds, Partial when some were left out.
 func frameAlarm(a *api.Alarm) *api.Alarm {
 	c := *a
 	if n := len(c.Timeline); n > frameEvents {
-		c.Timeline = c.Timeline[n-frameEvents:]
+		c.Timeline, c.Partial = c.Timeline[n-frameEvents:], true
 	}
 	if n := len(c.Responses); n > frameResponses {
-		c.Responses = c.Responses[n-frameResponses:]
+		c.Responses, c.Partial = c.Responses[n-frameResponses:], true
 	}
 	return &c
 }

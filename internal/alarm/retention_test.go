@@ -1,6 +1,7 @@
 package alarm
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -63,4 +64,41 @@ func TestRetention(t *testing.T) {
 			t.Fatalf("second run deleted %d (%v)", n, err)
 		}
 	})
+}
+
+// TestFrameAlarmBounds: a frame carries the newest events and responses
+// within its bounds and says when it left some out.
+func TestFrameAlarmBounds(t *testing.T) {
+	mk := func(events, responses int) *api.Alarm {
+		a := &api.Alarm{ID: "a"}
+		for i := 0; i < events; i++ {
+			a.Timeline = append(a.Timeline, api.AlarmEvent{Event: "response", Detail: fmt.Sprint(i)})
+		}
+		for i := 0; i < responses; i++ {
+			a.Responses = append(a.Responses, api.AlarmResponse{UserID: fmt.Sprint(i), Response: "coming"})
+		}
+		return a
+	}
+	for _, tc := range []struct {
+		name              string
+		events, responses int
+		partial           bool
+	}{
+		{"fresh alarm", 1, 0, false},
+		{"at the bounds", frameEvents, frameResponses, false},
+		{"long timeline", frameEvents + 1, 3, true},
+		{"many responders", 5, frameResponses + 7, true},
+	} {
+		a := mk(tc.events, tc.responses)
+		f := frameAlarm(a)
+		if f.Partial != tc.partial || len(f.Timeline) != min(tc.events, frameEvents) || len(f.Responses) != min(tc.responses, frameResponses) {
+			t.Errorf("%s: partial %v, %d events, %d responses", tc.name, f.Partial, len(f.Timeline), len(f.Responses))
+		}
+		if tc.events > frameEvents && f.Timeline[len(f.Timeline)-1].Detail != fmt.Sprint(tc.events-1) {
+			t.Errorf("%s: the newest event was dropped", tc.name)
+		}
+		if a.Partial || len(a.Timeline) != tc.events {
+			t.Errorf("%s: the alarm itself was changed", tc.name)
+		}
+	}
 }

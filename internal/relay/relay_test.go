@@ -27,7 +27,7 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if env.ConvID == "" || env.Seq <= 0 || len(env.Payload) > wache.MaxPayload || len(env.Alarm) > maxAttached {
+		if env.ConvID == "" || env.Seq <= 0 || len(env.Payload) > wache.MaxPayload || len(env.Alarm) > MaxAttached {
 			t.Fatalf("decoded an invalid envelope: %+v", env)
 		}
 		again, err := decodeEnvelope(encodeEnvelope(env))
@@ -217,7 +217,7 @@ func TestPostHeld(t *testing.T) {
 }
 
 func TestDecodeEnvelopeBoundsAlarm(t *testing.T) {
-	big := append(append([]byte(`"`), bytes.Repeat([]byte("a"), maxAttached)...), '"')
+	big := append(append([]byte(`"`), bytes.Repeat([]byte("a"), MaxAttached)...), '"')
 	for _, tc := range []struct {
 		name  string
 		alarm []byte

@@ -482,8 +482,9 @@ type wireEnvelope struct {
 	X json.RawMessage `json:"x,omitempty"` // alarm delivered along (PostHeld)
 }
 
-// maxAttached bounds the alarm state that travels with an envelope.
-const maxAttached = 32 << 10
+// MaxAttached bounds the alarm state that travels with an envelope; a
+// notification with more is refused by every node's hub.
+const MaxAttached = 32 << 10
 
 func encodeEnvelope(e *wache.Envelope) []byte {
 	b, _ := json.Marshal(wireEnvelope{C: e.ConvID, S: e.Seq, U: e.SenderID, D: e.SenderDevice, I: e.ClientID, K: string(e.Kind), E: e.Epoch, T: e.CreatedAt.UnixMilli(), P: e.Payload,
@@ -496,7 +497,7 @@ func decodeEnvelope(b []byte) (*wache.Envelope, error) {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return nil, fmt.Errorf("decode envelope: %w", err)
 	}
-	if w.C == "" || w.S <= 0 || len(w.P) > wache.MaxPayload || len(w.X) > maxAttached {
+	if w.C == "" || w.S <= 0 || len(w.P) > wache.MaxPayload || len(w.X) > MaxAttached {
 		return nil, fmt.Errorf("decode envelope: missing or out-of-range fields")
 	}
 	kind := wache.EnvelopeKind(w.K)

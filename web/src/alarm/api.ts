@@ -39,6 +39,7 @@ export interface Alarm {
   responses: AlarmResponse[];
   timeline: AlarmEvent[];
   duplicate?: boolean;
+  partial?: boolean; // a frame's bounded copy left older events or responses out
 }
 
 export interface AlarmSighting {

@@ -104,6 +104,11 @@ export async function refreshPriority() {
   }
 }
 
+// A position event whose alarm was not in the list yet, and the timer
+// that asks the server for the list if the alarm does not follow.
+let missed: AlarmEvents['alarm'] | undefined;
+let missedTimer: ReturnType<typeof setTimeout> | undefined;
+
 let started = false;
 export function startAlarmState() {
   refreshAlarms();
@@ -113,8 +118,25 @@ export function startAlarmState() {
   onAlarm('alarm', (e) => {
     if (e.alarm) {
       mergeViews([e.alarm], false);
-      refreshAlarms(1000); // frames carry a bounded copy: the full timeline follows
-    } else if (e.position && !applyPosition(e)) refreshAlarms(800);
+      // A frame's copy is complete unless marked partial (a long timeline
+      // or many responders): only then is the full alarm fetched, so an
+      // SOS to a thousand phones is not followed by a thousand requests.
+      if (e.alarm.alarm.partial) refreshAlarms(1000 + Math.random() * 2000);
+      if (missed && applyPosition(missed)) {
+        clearTimeout(missedTimer);
+        missed = undefined;
+      }
+    } else if (e.position && !applyPosition(e)) {
+      // An SOS is decrypted just before its alarm arrives (same frame); the
+      // alarm's view already holds what was decrypted. Ask the server only
+      // if the alarm has not come a few seconds later.
+      missed = e;
+      clearTimeout(missedTimer);
+      missedTimer = setTimeout(() => {
+        missed = undefined;
+        refreshAlarms();
+      }, 3000 + Math.random() * 2000);
+    }
   });
   onAlarm('priority', () => refreshPriority());
   onAlarm('reminder', (e) => {
